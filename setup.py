@@ -1,0 +1,43 @@
+"""symbolic_automl: AutoML by symbolic programming on Keras, in the style of PyGlove."""
+
+import setuptools
+
+setuptools.setup(
+    name="symbolic_automl",
+    version="0.1.0",
+    description=(
+        "Search over Keras models by annotating them with PyGlove hyper-values; "
+        "plug-in search algorithms, durable SQLite trial records, weight sharing."
+    ),
+    python_requires=">=3.10",
+    # spaces/ and algorithms/ sit at the top of the repository but install under
+    # the one import root `symbolic_automl.`.
+    packages=(
+        setuptools.find_packages(include=["symbolic_automl", "symbolic_automl.*"])
+        + ["symbolic_automl.spaces"]
+        + ["symbolic_automl.spaces." + p for p in setuptools.find_packages("spaces")]
+        + ["symbolic_automl.algorithms"]
+        + ["symbolic_automl.algorithms." + p for p in setuptools.find_packages("algorithms")]
+    ),
+    package_dir={
+        "symbolic_automl.spaces": "spaces",
+        "symbolic_automl.algorithms": "algorithms",
+    },
+    install_requires=[
+        "pyglove>=0.4.4",
+        "tensorflow>=2.16",
+        "numpy",
+        "absl-py",
+        "tqdm",
+    ],
+    extras_require={
+        # Offline data for the demos and tests (scikit-learn's bundled digits), plots.
+        "demos": ["scikit-learn", "matplotlib"],
+        "test": ["scikit-learn", "matplotlib", "pytest", "pytest-timeout"],
+        "benchmarks": ["optuna", "nas-bench-graph", "scikit-learn"],
+        "ray": ["ray"],
+    },
+    entry_points={
+        "console_scripts": ["symbolic-automl=symbolic_automl.cli:run_main"],
+    },
+)
