@@ -2,34 +2,42 @@
 
 
 class SymbolicAutoMLError(Exception):
-  """Base class of every error raised on purpose by symbolic_automl."""
+    """Base class of every error raised on purpose by symbolic_automl."""
 
 
 class InfeasibleError(SymbolicAutoMLError):
-  """A sample of a search space that cannot become a model.
+    """A sample of a search space that cannot become a model.
 
-  Raise it while materializing or building a model (a cell with no input→output
-  path, too many edges, ...). The trial is recorded as infeasible with this
-  message as its reason, the algorithm is told, and the search goes on.
+    Raise it while materializing or building a model (a cell with no
+    input→output path, too many edges, ...). The trial is recorded as
+    infeasible with this message as its reason, the algorithm is told, and the
+    search goes on.
 
-  Example::
+    Example::
 
-    if num_edges > 9:
-      raise InfeasibleError(f'{num_edges} edges, at most 9 are allowed')
-  """
+        if num_edges > 9:
+            raise InfeasibleError(f"{num_edges} edges, at most 9 are allowed")
+    """
+
+
+class RejectedError(InfeasibleError):
+    """A candidate turned away by a cheap check before its full evaluation.
+
+    Recorded with status ``rejected`` (EvoNorm-style rejection).
+    """
 
 
 class SearchSpaceError(SymbolicAutoMLError, ValueError):
-  """A search space that is not valid (no hyper-values, wrong type, ...)."""
+    """A search space that is not valid (no hyper-values, wrong type, ...)."""
 
 
 class DNAMismatchError(SymbolicAutoMLError, ValueError):
-  """A DNA that does not fit the search space's DNASpec."""
+    """A DNA that does not fit the search space's DNASpec."""
 
 
 class StoreError(SymbolicAutoMLError):
-  """A trial store that is corrupt, foreign, or belongs to another search."""
+    """A trial store that is corrupt, foreign, or belongs to another search."""
 
 
 class TooManyFailuresError(SymbolicAutoMLError):
-  """Raised when too many trials in a row have failed."""
+    """Raised when too many trials in a row have failed."""

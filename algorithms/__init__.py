@@ -1,0 +1,1 @@
+"""Search algorithms, installed as `symbolic_automl.algorithms`."""

@@ -1,0 +1,1 @@
+"""Reusable search spaces from the literature, installed as `symbolic_automl.spaces`."""
