@@ -1,0 +1,160 @@
+"""Symbolic stand-ins for Keras classes, generated from their constructors.
+
+`KerasSpec` is the one idea behind the whole Keras mirror: a `pg.Object` whose
+fields are the constructor arguments of a Keras class. Because it is symbolic,
+any argument may hold a hyper-value (`pg.oneof`, `pg.floatv`, ...); once every
+hyper-value is fixed, `to_keras()` calls the real constructor with exactly the
+arguments the user wrote. No class needs a hand-written wrapper.
+
+Example::
+
+    import keras
+    import pyglove as pg
+    from symbolic_automl.keras import spec
+
+    SymbolicDense = spec.symbolic_class(keras.layers.Dense)
+    dense = SymbolicDense(pg.oneof([32, 64]), activation="relu")
+    layer = pg.materialize(dense, pg.DNA(1)).to_keras()   # keras Dense(64)
+"""
+
+import inspect
+from typing import Any, Dict, List, Optional, Type
+
+import pyglove as pg
+
+from symbolic_automl import errors
+
+
+class KerasSpec(pg.Object):
+    """Base of every symbolic Keras class: fields are constructor arguments."""
+
+    # The Keras class this spec builds; set on each generated subclass.
+    keras_class = None
+
+    def to_keras(self) -> Any:
+        """Builds the Keras object with the arguments given to this spec."""
+        if not pg.is_deterministic(self):
+            raise errors.SearchSpaceError(
+                f"{type(self).__name__} still holds hyper-values at "
+                f"{_hyper_paths(self)}; materialize it (pg.materialize or a search) "
+                "before building the Keras object."
+            )
+        args, kwargs = self.constructor_arguments()
+        return self.keras_class(*args, **kwargs)
+
+    def constructor_arguments(self):
+        """Returns `(args, kwargs)` for the Keras constructor, nested specs built."""
+        return [], {k: to_keras_value(v) for k, v in self.sym_init_args.items()}
+
+
+def _hyper_paths(value) -> List[str]:
+    paths = []
+
+    def visit(key_path, v, unused_parent):
+        if isinstance(v, pg.hyper.HyperValue):
+            paths.append(str(key_path))
+            return pg.TraverseAction.CONTINUE
+        return pg.TraverseAction.ENTER
+
+    pg.traverse(value, visit)
+    return paths
+
+
+def to_keras_value(value: Any) -> Any:
+    """Converts specs inside a value (lists, dicts, nested specs) to Keras objects."""
+    if isinstance(value, KerasSpec):
+        return value.to_keras()
+    if isinstance(value, (list, tuple)):
+        converted = [to_keras_value(v) for v in value]
+        # Keras checks for tuples in places (kernel sizes, shapes): keep the type.
+        return tuple(converted) if isinstance(value, tuple) else converted
+    if isinstance(value, dict):
+        return {k: to_keras_value(v) for k, v in value.items()}
+    return value
+
+
+_MISSING = inspect.Parameter.empty
+
+
+def symbolic_class(
+    keras_class: Type[Any],
+    base: Type[KerasSpec] = KerasSpec,
+    module: Optional[str] = None,
+    name: Optional[str] = None,
+) -> Type[KerasSpec]:
+    """Returns the symbolic stand-in of a Keras class (or of a user's own class).
+
+    The stand-in's fields mirror `keras_class.__init__`: positional arguments
+    stay positional, keyword arguments keep their defaults, and `**kwargs`
+    (e.g. `name`, `dtype`) is accepted. Every field accepts hyper-values.
+
+    Args:
+      keras_class: any class, typically a `keras.layers.Layer` subclass.
+      base: the spec base class (`LayerSpec` adds the functional API call).
+      module: module name to register the class under, for JSON round trips.
+        Defaults to the module of `keras_class`.
+      name: class name; defaults to `keras_class.__name__`.
+
+    Returns:
+      A `pg.Object` subclass whose `to_keras()` builds `keras_class`.
+    """
+    if not isinstance(keras_class, type):
+        raise TypeError(
+            f"symbolic_class expects a class, got {keras_class!r} "
+            f"of type {type(keras_class).__name__}."
+        )
+    name = name or keras_class.__name__
+    module = module or keras_class.__module__
+    fields, init_arg_list, accepts_kwargs = _fields_from_signature(keras_class)
+    namespace = {
+        "keras_class": keras_class,
+        "__module__": module,
+        "__qualname__": name,
+        "__doc__": (
+            f"Symbolic `{keras_class.__module__}.{keras_class.__name__}`: same "
+            f"arguments, each may be a hyper-value.\n\n"
+            + (inspect.getdoc(keras_class) or "")
+        ),
+    }
+    cls = type(name, (base,), namespace)
+    if accepts_kwargs:
+        fields.append((pg.typing.StrKey(), pg.typing.Any(), "Extra keyword argument."))
+    pg.members(fields, init_arg_list=init_arg_list)(cls)
+    return cls
+
+
+def _fields_from_signature(keras_class):
+    try:
+        signature = inspect.signature(keras_class.__init__)
+    except (TypeError, ValueError) as e:
+        raise TypeError(f"Cannot read the constructor of {keras_class!r}: {e}") from e
+    fields, init_arg_list, accepts_kwargs = [], [], False
+    for i, param in enumerate(signature.parameters.values()):
+        if i == 0:  # self
+            continue
+        if param.kind == param.VAR_KEYWORD:
+            accepts_kwargs = True
+            continue
+        if param.kind == param.VAR_POSITIONAL:
+            continue
+        if param.default is _MISSING:
+            value_spec = pg.typing.Any()
+        else:
+            value_spec = pg.typing.Any(default=param.default)
+        fields.append((param.name, value_spec, f"Argument `{param.name}`."))
+        if param.kind in (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD):
+            init_arg_list.append(param.name)
+    return fields, init_arg_list, accepts_kwargs
+
+
+def mirror_module(keras_module, base: Type[KerasSpec], module: str,
+                  predicate=lambda cls: True) -> Dict[str, Type[KerasSpec]]:
+    """Generates a symbolic class for every public class of a Keras module."""
+    mirrored = {}
+    for attr in dir(keras_module):
+        if attr.startswith("_"):
+            continue
+        value = getattr(keras_module, attr)
+        if isinstance(value, type) and predicate(value):
+            mirrored[attr] = symbolic_class(value, base=base, module=module, name=attr)
+    return mirrored
