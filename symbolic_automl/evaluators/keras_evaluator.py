@@ -1,0 +1,193 @@
+"""`KerasEvaluator`: trains a materialized model with `model.fit` and reports metrics.
+
+Example::
+
+    evaluator = KerasEvaluator(
+        x_train, y_train, validation_data=(x_val, y_val),
+        training=Training(epochs=3, learning_rate=pg.floatv(1e-4, 1e-1, scale="log")),
+        objective="val_accuracy")
+    result = search(space, algorithm=..., evaluator=evaluator, max_trials=20)
+
+Data may be numpy arrays or `tf.data.Dataset`s (then batch them yourself and
+leave `y` out). Each trial starts from a cleared Keras session, so memory does
+not grow across trials.
+"""
+
+import gc
+import math
+import os
+import time
+from typing import Any, Optional, Sequence
+
+from absl import logging
+import pyglove as pg
+
+from symbolic_automl import errors
+from symbolic_automl import keras as symbolic_keras
+from symbolic_automl.evaluators.training import Trainable, Training
+
+
+class KerasEvaluator:
+    """Compiles and fits each candidate; reward = a named validation metric.
+
+    Args:
+      x, y: training data (arrays), or `x` a `tf.data.Dataset` of batches.
+      validation_data: `(x_val, y_val)` or a dataset; required unless
+        `validation_split` is given.
+      training: a `Training` recipe (may hold hyper-values: they join the
+        search space).
+      objective: the metric that becomes the trial's reward.
+      validation_split: fraction of `x, y` held out when no validation data.
+      strategy: a `tf.distribute.Strategy` to build and train under.
+      mixed_precision: train in `mixed_float16`.
+      jit_compile: compile the train step with XLA.
+      steps_per_epoch: cap the steps of each epoch (quick proxy runs).
+      callbacks: extra Keras callbacks for every trial.
+      verbose: `model.fit` verbosity.
+    """
+
+    def __init__(self, x: Any = None, y: Any = None, validation_data: Any = None, *,
+                 training: Optional[Training] = None, objective: str = "val_accuracy",
+                 validation_split: Optional[float] = None, strategy: Any = None,
+                 mixed_precision: bool = False, jit_compile: Any = "auto",
+                 steps_per_epoch: Optional[int] = None, callbacks: Sequence[Any] = (),
+                 verbose: int = 0):
+        if x is None:
+            raise ValueError("KerasEvaluator needs training data: x (and y) arrays or a dataset.")
+        if validation_data is None and validation_split is None:
+            raise ValueError(
+                "KerasEvaluator needs validation_data=(x_val, y_val) or "
+                "validation_split=<fraction> to compute the objective "
+                f"{objective!r} on held-out data.")
+        if validation_split is not None and not 0.0 < validation_split < 1.0:
+            raise ValueError(f"validation_split must be in (0, 1), got {validation_split!r}.")
+        if training is None:
+            training = Training()
+        if not isinstance(training, Training):
+            raise TypeError(f"training must be a Training, got {type(training).__name__}.")
+        self.x, self.y = x, y
+        self.validation_data = validation_data
+        self.validation_split = validation_split
+        self.training = training
+        self.objective = objective
+        self.strategy = strategy
+        self.mixed_precision = mixed_precision
+        self.jit_compile = jit_compile
+        self.steps_per_epoch = steps_per_epoch
+        self.callbacks = list(callbacks)
+        self.verbose = verbose
+        self._logged_devices = False
+
+    def __call__(self, model: Any, context) -> dict:
+        import keras  # pylint: disable=g-import-not-at-top
+
+        training = self.training
+        if isinstance(model, Trainable):
+            model, training = model.model, model.training
+        elif context is not None and context.training is not None:
+            training = context.training
+        if not pg.is_deterministic(training):
+            raise errors.SearchSpaceError(
+                "The training recipe still holds hyper-values; the search should have "
+                f"materialized it: {training!r:.300}")
+        self._reset_keras_state()
+        self._log_devices_once()
+        start = time.time()
+        scope = self.strategy.scope() if self.strategy is not None else _NullScope()
+        with scope:
+            keras_model = symbolic_keras.to_keras(model)
+            steps = self._steps_per_epoch(training)
+            keras_model.compile(
+                optimizer=training.make_optimizer(steps),
+                loss=training.make_loss(),
+                metrics=training.make_metrics(),
+                jit_compile=self.jit_compile)
+        x, y = training.prepare_training_data(self.x, self.y)
+        history = keras_model.fit(
+            x, y,
+            validation_data=self.validation_data,
+            validation_split=self.validation_split or 0.0,
+            epochs=int(training.epochs),
+            batch_size=None if _is_dataset(x) else int(training.batch_size),
+            steps_per_epoch=self.steps_per_epoch,
+            callbacks=[_ReportToContext(context)] + self.callbacks,
+            verbose=self.verbose)
+        metrics = {k: float(v[-1]) for k, v in history.history.items() if v}
+        if self.objective not in metrics:
+            raise KeyError(
+                f"Objective {self.objective!r} is not among the metrics Keras reported: "
+                f"{sorted(metrics)}. Pass objective= one of those.")
+        metrics["params"] = float(keras_model.count_params())
+        metrics["epochs"] = float(len(history.history.get("loss", [])))
+        metrics["train_seconds"] = time.time() - start
+        if context is not None and context.artifact_dir is not None:
+            keras_model.save(os.path.join(context.artifact_dir, "model.keras"))
+        return metrics
+
+    def _steps_per_epoch(self, training) -> int:
+        if self.steps_per_epoch:
+            return int(self.steps_per_epoch)
+        if _is_dataset(self.x):
+            cardinality = int(self.x.cardinality())
+            return max(cardinality, 1)
+        n = len(self.x) * (1.0 - (self.validation_split or 0.0))
+        return max(1, math.ceil(n / int(training.batch_size)))
+
+    def _reset_keras_state(self):
+        import keras  # pylint: disable=g-import-not-at-top
+
+        keras.backend.clear_session(free_memory=True)
+        gc.collect()
+        keras.mixed_precision.set_global_policy(
+            "mixed_float16" if self.mixed_precision else "float32")
+
+    def _log_devices_once(self):
+        if self._logged_devices:
+            return
+        self._logged_devices = True
+        try:
+            import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+            gpus = tf.config.list_physical_devices("GPU")
+            logging.info("KerasEvaluator: training on %s.",
+                         f"{len(gpus)} GPU(s)" if gpus else "CPU (no GPU visible)")
+        except ImportError:
+            pass
+
+
+def _is_dataset(x) -> bool:
+    return type(x).__name__.endswith("Dataset") or hasattr(x, "element_spec")
+
+
+class _NullScope:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _report_callback_base():
+    import keras  # pylint: disable=g-import-not-at-top
+
+    return keras.callbacks.Callback
+
+
+class _ReportToContext(_report_callback_base()):
+    """Reports each epoch's logs to the trial context; honours stop requests."""
+
+    def __init__(self, context):
+        super().__init__()
+        self._context = context
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        for key, value in logs.items():
+            if not math.isfinite(float(value)):
+                self.model.stop_training = True
+                raise FloatingPointError(f"{key} became {value} at epoch {epoch + 1}.")
+        if self._context is None:
+            return
+        self._context.report(epoch + 1, logs)
+        if self._context.should_stop():
+            self.model.stop_training = True

@@ -1,0 +1,403 @@
+"""`search`: propose → materialize → evaluate → feedback → record, resumable.
+
+Example::
+
+    import pyglove as pg
+    import symbolic_automl as sa
+    from symbolic_automl import keras
+
+    space = keras.Sequential([keras.Input(shape=(8, 8, 1)),
+                              keras.layers.Conv2D(pg.oneof([16, 32]), 3),
+                              keras.layers.Flatten(), keras.layers.Dense(10)])
+    result = sa.search(space, algorithm=pg.evolution.regularized_evolution(),
+                       evaluator=sa.evaluators.KerasEvaluator(x, y, (xv, yv)),
+                       max_trials=20, root_dir="runs/cnn")
+    print(result.best)
+
+Running the same call again with the same `root_dir` resumes: finished trials
+are kept, the algorithm replays the history (`recover`), an interrupted trial
+runs again under its own id, and new ids continue.
+"""
+
+import math
+import os
+import shutil
+import time
+import traceback
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+
+from absl import logging
+import pyglove as pg
+
+from symbolic_automl import errors
+from symbolic_automl import export
+from symbolic_automl import reporting
+from symbolic_automl import space as space_lib
+from symbolic_automl import storage
+from symbolic_automl import trial as trial_lib
+
+Objective = Union[str, Sequence[str]]
+
+
+def search(space: Any,
+           algorithm: Any,
+           evaluator: Callable[[Any, trial_lib.TrialContext], dict],
+           max_trials: int,
+           root_dir: Optional[str] = None,
+           *,
+           objective: Optional[Objective] = None,
+           direction: Union[str, Sequence[str]] = "max",
+           early_stopping: Optional[pg.tuning.EarlyStoppingPolicy] = None,
+           max_consecutive_failures: int = 5,
+           keep_models: int = 3,
+           progress: bool = True) -> trial_lib.Result:
+    """Searches `space` with `algorithm`, scoring candidates with `evaluator`.
+
+    Args:
+      space: a symbolic value with hyper-values (e.g. a symbolic Keras model) or
+        a define-by-run function; see `Space`.
+      algorithm: a `pg.DNAGenerator` (PyGlove's or ours), or a weight-sharing
+        algorithm from `symbolic_automl.algorithms`.
+      evaluator: `callable(model, context) -> dict of metrics`, e.g. a
+        `KerasEvaluator`. Its `training` recipe may hold hyper-values, which
+        join the search space.
+      max_trials: total number of trials, counted across resumes.
+      root_dir: where the trial store (one SQLite file) and trained models go;
+        `None` keeps everything in memory.
+      objective: metric name(s) whose value is the reward; defaults to the
+        evaluator's `objective`, else "reward". Several names = multi-objective.
+      direction: "max" or "min", one per objective.
+      early_stopping: a `pg.tuning.EarlyStoppingPolicy` consulted on every
+        intermediate report.
+      max_consecutive_failures: stop with `TooManyFailuresError` after this
+        many failed trials in a row.
+      keep_models: how many best trained `.keras` models to keep on disk.
+      progress: show a progress bar.
+
+    Returns:
+      A `Result` with every trial, `best`, `top(k)` and `pareto_front()`.
+    """
+    if not isinstance(max_trials, int) or max_trials < 1:
+        raise ValueError(f"max_trials must be a positive int, got {max_trials!r}.")
+    objectives = _objectives(objective, evaluator)
+    directions = _directions(direction, len(objectives))
+    experiment = _Experiment(space, algorithm, evaluator, root_dir, objectives, directions,
+                             early_stopping, max_consecutive_failures, keep_models)
+    try:
+        if _is_weight_sharing(algorithm):
+            experiment.run_weight_sharing()
+        else:
+            experiment.run(max_trials, progress)
+        return experiment.result()
+    finally:
+        experiment.close()
+
+
+def _objectives(objective, evaluator) -> List[str]:
+    if objective is None:
+        objective = getattr(evaluator, "objective", None) or "reward"
+    names = [objective] if isinstance(objective, str) else list(objective)
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise ValueError(f"objective must be a metric name or a list of names, got {objective!r}.")
+    return names
+
+
+def _directions(direction, n) -> List[str]:
+    directions = [direction] * n if isinstance(direction, str) else list(direction)
+    if len(directions) != n or any(d not in ("max", "min") for d in directions):
+        raise ValueError(
+            f"direction must be 'max' or 'min' (one per objective, {n} here), got {direction!r}.")
+    return directions
+
+
+def _is_weight_sharing(algorithm) -> bool:
+    try:
+        from symbolic_automl import oneshot  # pylint: disable=g-import-not-at-top
+    except ImportError:
+        return False
+    base = getattr(oneshot, "WeightSharingAlgorithm", None)
+    return base is not None and isinstance(algorithm, base)
+
+
+class _Experiment:
+    """One search's state: space, store, algorithm, and the trial loop."""
+
+    def __init__(self, space, algorithm, evaluator, root_dir, objectives, directions,
+                 early_stopping, max_consecutive_failures, keep_models):
+        self.user_space = space_lib.Space(space)
+        training = getattr(evaluator, "training", None)
+        if training is not None and not pg.is_deterministic(training) \
+                and not self.user_space.is_define_by_run:
+            # The recipe's hyper-values join the model's: one genotype for both.
+            from symbolic_automl.evaluators import Trainable  # pylint: disable=g-import-not-at-top
+            self.space = space_lib.Space(Trainable(model=self.user_space.value, training=training))
+        else:
+            self.space = self.user_space
+        self.algorithm = algorithm
+        self.evaluator = evaluator
+        self.root_dir = root_dir
+        self.objectives = objectives
+        self.directions = directions
+        self.early_stopping = early_stopping
+        self.max_consecutive_failures = max_consecutive_failures
+        self.keep_models = keep_models
+        self.store = storage.TrialStore.in_dir(root_dir)
+        self._check_or_record_space()
+        self.trials: List[trial_lib.Trial] = self.store.trials()
+        self._running_trial: Optional[trial_lib.Trial] = None
+
+    def close(self):
+        self.store.close()
+
+    def result(self) -> trial_lib.Result:
+        return trial_lib.Result(self.store.trials(), self.objectives, self.root_dir,
+                                self.space, self.store.get_meta("architecture_history"))
+
+    def _check_or_record_space(self):
+        fingerprint = self.space.fingerprint()
+        recorded = self.store.get_meta("space_fingerprint")
+        if recorded is None:
+            self.store.set_meta("space_fingerprint", fingerprint)
+            self.store.set_meta("space", self.space.to_json_str())
+            self.store.set_meta("objectives", self.objectives)
+            self.store.set_meta("directions", self.directions)
+            self.store.set_meta("created", time.time())
+        elif recorded != fingerprint:
+            raise errors.StoreError(
+                f"{self.store.path} holds a search over a different search space "
+                f"(fingerprint {recorded}, this space's is {fingerprint}). Resuming it with "
+                "another space would mix incomparable trials: use a new root_dir.")
+        else:
+            recorded_objectives = self.store.get_meta("objectives")
+            if recorded_objectives != self.objectives:
+                raise errors.StoreError(
+                    f"{self.store.path} was searched for objective {recorded_objectives}, "
+                    f"not {self.objectives}: use a new root_dir.")
+
+    # The black-box loop.
+
+    def run(self, max_trials: int, show_progress: bool):
+        self.algorithm.setup(self.space.dna_spec)
+        if self.early_stopping is not None:
+            self.early_stopping.setup(self.space.dna_spec)
+        interrupted = [t for t in self.trials if t.status == trial_lib.RUNNING]
+        self._recover()
+        finished = len(self.trials) - len(interrupted)
+        progress = reporting.Progress(max_trials, min(finished, max_trials), show_progress)
+        consecutive_failures: List[trial_lib.Trial] = []
+        try:
+            pending = list(interrupted)
+            while finished < max_trials:
+                if pending:
+                    trial = pending.pop(0)
+                    trial.attempts += 1
+                    trial.started = time.time()
+                    self.store.restart(trial)
+                    logging.info("Re-running trial %d, interrupted before.", trial.id)
+                else:
+                    trial = self._propose()
+                    if trial is None:
+                        logging.info("The algorithm has no more proposals.")
+                        break
+                self._evaluate(trial)
+                finished += 1
+                self._feedback(trial)
+                self._prune_models()
+                progress.update(trial, self._best())
+                if trial.status == trial_lib.FAILED:
+                    consecutive_failures.append(trial)
+                    if len(consecutive_failures) >= self.max_consecutive_failures:
+                        raise errors.TooManyFailuresError(_failures_message(consecutive_failures))
+                else:
+                    consecutive_failures = []
+        finally:
+            progress.close()
+
+    def _recover(self):
+        if not self.trials:
+            return
+        history = [(self.space.check_dna(t.dna), t.reward if t.has_reward else None)
+                   for t in self.trials]
+        self.algorithm.recover(history)
+        if self.early_stopping is not None:
+            self.early_stopping.recover([self._pg_trial(t) for t in self.trials])
+        logging.info("Resumed %d trials from %s.", len(self.trials), self.store.path)
+
+    def _propose(self) -> Optional[trial_lib.Trial]:
+        try:
+            dna = self.algorithm.propose()
+        except StopIteration:
+            return None
+        dna = self.space.check_dna(dna)
+        now = time.time()
+        trial = trial_lib.Trial(id=self.store.next_id(), dna=dna, status=trial_lib.RUNNING,
+                                created=now, started=now)
+        self.store.add(trial)
+        self.trials.append(trial)
+        return trial
+
+    def _evaluate(self, trial: trial_lib.Trial) -> None:
+        artifact_dir = None
+        if self.root_dir is not None:
+            artifact_dir = os.path.join(self.root_dir, "trials", str(trial.id))
+            os.makedirs(artifact_dir, exist_ok=True)
+        context = trial_lib.TrialContext(
+            trial.id, trial.dna, artifact_dir=artifact_dir,
+            on_report=lambda m: self._on_report(trial, m))
+        trial.measurements = context.measurements
+        try:
+            model = self.space.materialize(trial.dna)
+            trial.model_json = _model_json(model, self.space, trial.dna)
+            metrics = self.evaluator(model, context)
+            trial.metrics = _check_metrics(metrics)
+            trial.reward = self._reward(trial.metrics)
+            trial.status = trial_lib.STOPPED if context.should_stop() else trial_lib.COMPLETED
+        except errors.RejectedError as e:
+            trial.status, trial.error = trial_lib.REJECTED, str(e)
+        except errors.InfeasibleError as e:
+            trial.status, trial.error = trial_lib.INFEASIBLE, str(e)
+        except Exception as e:  # pylint: disable=broad-except
+            # A failing trial is recorded and the search goes on.
+            trial.status = trial_lib.FAILED
+            trial.error = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=8)}"
+        trial.finished = time.time()
+        self.store.finish(trial)
+        self._keep_trained_model(trial, artifact_dir)
+
+    def _on_report(self, trial: trial_lib.Trial, measurement: trial_lib.Measurement) -> bool:
+        self.store.add_measurement(trial.id, measurement)
+        if self.early_stopping is None:
+            return False
+        return bool(self.early_stopping.should_stop_early(self._pg_trial(trial)))
+
+    def _reward(self, metrics: dict):
+        values = []
+        for name, direction in zip(self.objectives, self.directions):
+            if name not in metrics:
+                raise KeyError(f"The evaluator returned no {name!r} (the objective); "
+                               f"it returned {sorted(metrics)}.")
+            value = float(metrics[name])
+            if not math.isfinite(value):
+                raise FloatingPointError(f"Objective {name!r} is {value}.")
+            values.append(value if direction == "max" else -value)
+        return values[0] if len(values) == 1 else tuple(values)
+
+    def _feedback(self, trial: trial_lib.Trial) -> None:
+        if trial.has_reward:
+            self.algorithm.feedback(trial.dna, trial.reward)
+        elif trial.status in (trial_lib.INFEASIBLE, trial_lib.REJECTED, trial_lib.FAILED):
+            # PyGlove's convention is to feed nothing back for an infeasible
+            # trial; algorithms that can use the information say so.
+            tell = getattr(self.algorithm, "feedback_infeasible", None)
+            if tell is not None:
+                tell(trial.dna)
+
+    def _pg_trial(self, trial: trial_lib.Trial) -> pg.tuning.Trial:
+        measurements = []
+        for m in trial.measurements:
+            reward = m.metrics.get(self.objectives[0])
+            if reward is not None and self.directions[0] == "min":
+                reward = -reward
+            measurements.append(pg.tuning.Measurement(
+                step=m.step, elapse_secs=m.elapsed, reward=reward, metrics=m.metrics))
+        done = trial.status != trial_lib.RUNNING
+        final = None
+        if trial.has_reward and not isinstance(trial.reward, tuple):
+            final = pg.tuning.Measurement(
+                step=measurements[-1].step if measurements else 0,
+                elapse_secs=trial.duration or 0.0, reward=trial.reward,
+                metrics={k: v for k, v in trial.metrics.items() if trial_lib.is_finite_number(v)})
+        return pg.tuning.Trial(
+            id=trial.id, dna=trial.dna, status="COMPLETED" if done else "PENDING",
+            infeasible=trial.status in (trial_lib.INFEASIBLE, trial_lib.REJECTED,
+                                        trial_lib.FAILED),
+            measurements=measurements, final_measurement=final,
+            created_time=int(trial.created))
+
+    # Trained models: keep the best `keep_models` under root_dir/models.
+
+    def _keep_trained_model(self, trial, artifact_dir):
+        if artifact_dir is None:
+            return
+        saved = os.path.join(artifact_dir, "model.keras")
+        if trial.has_reward and os.path.exists(saved):
+            target = export.keras_model_path(self.root_dir, trial.id)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(saved, target)
+        shutil.rmtree(artifact_dir, ignore_errors=True)
+
+    def _prune_models(self):
+        if self.root_dir is None:
+            return
+        keep = {t.id for t in trial_lib.Result(self.trials, self.objectives).top(self.keep_models)}
+        for t in self.trials:
+            path = export.keras_model_path(self.root_dir, t.id)
+            if t.id not in keep and os.path.exists(path):
+                os.remove(path)
+
+    def _best(self):
+        return trial_lib.Result(self.trials, self.objectives).best
+
+    # Weight sharing: the algorithm trains a supernet, then one ordinary trial.
+
+    def run_weight_sharing(self):
+        outcome = self.algorithm.search(self.space.value, self.evaluator)
+        self.store.set_meta("architecture_history", outcome.history)
+        if any(t.has_reward for t in self.trials):
+            logging.info("A derived architecture is already recorded; not searching again.")
+            return
+        fixed = _FixedProposal(outcome.dna)
+        retrain = getattr(self.algorithm, "retrain", True)
+        self.algorithm_for_records = fixed
+        if retrain:
+            self.algorithm, original = fixed, self.algorithm
+            try:
+                self.run(max_trials=len(self.trials) + 1, show_progress=False)
+            finally:
+                self.algorithm = original
+        else:
+            now = time.time()
+            trial = trial_lib.Trial(id=self.store.next_id(), dna=self.space.check_dna(outcome.dna),
+                                    status=trial_lib.COMPLETED, created=now, started=now)
+            self.store.add(trial)
+            model = self.space.materialize(trial.dna)
+            trial.model_json = _model_json(model, self.space, trial.dna)
+            trial.metrics = _check_metrics(getattr(outcome, "metrics", {}) or {})
+            trial.finished = time.time()
+            self.store.finish(trial)
+
+
+class _FixedProposal(pg.DNAGenerator):
+    """Proposes one given DNA, then stops."""
+
+    def __init__(self, dna):
+        super().__init__()
+        self._dna = dna
+
+    def _propose(self):
+        if self.num_proposals:
+            raise StopIteration()
+        return self._dna
+
+
+def _model_json(model, space, dna) -> Optional[str]:
+    if isinstance(model, pg.Symbolic):
+        try:
+            return export.dumps(model)
+        except (TypeError, ValueError):
+            pass
+    # Define-by-run (or unserializable) models are recorded by their decisions.
+    return export.dumps(pg.Dict(decisions=space.decisions(dna)))
+
+
+def _check_metrics(metrics) -> dict:
+    if not isinstance(metrics, dict):
+        raise TypeError(f"The evaluator must return a dict of metrics, got {type(metrics).__name__}: "
+                        f"{metrics!r:.200}")
+    return dict(metrics)
+
+
+def _failures_message(failures: List[trial_lib.Trial]) -> str:
+    last = "\n".join(f"  trial {t.id}: {(t.error or '').splitlines()[0]}" for t in failures[-5:])
+    return (f"{len(failures)} trials in a row failed; stopping the search (their records are "
+            f"kept; raise max_consecutive_failures to go on). Last errors:\n{last}")

@@ -1,0 +1,142 @@
+"""`Space`: the one type for "a search space".
+
+A space is either a symbolic value with hyper-values in it (a symbolic Keras
+model, any `pg.Object`, `pg.Dict`, ...) or a define-by-run function that calls
+`pg.oneof(..., name=...)` / `pg.floatv(..., name=...)` inline while it builds a
+model. Both give a `pg.DNASpec` for algorithms and turn a `pg.DNA` into a model.
+
+Example::
+
+    space = Space(keras.Sequential([..., keras.layers.Dense(pg.oneof([32, 64]))]))
+    model = space.materialize(pg.random_dna(space.dna_spec))
+
+    def build():
+        units = pg.oneof([32, 64], name="units")
+        return plain_keras.Sequential([plain_keras.layers.Dense(units)])
+
+    space = Space(build)    # define-by-run
+"""
+
+import hashlib
+import json
+from typing import Any, Callable, Dict, Optional
+
+import pyglove as pg
+
+from symbolic_automl import errors
+
+
+class Space:
+    """A search space: symbolic value or define-by-run function."""
+
+    def __init__(self, value: Any):
+        if isinstance(value, Space):
+            value = value.value
+        self.value = value
+        self._trace: Optional[pg.hyper.DynamicEvaluationContext] = None
+        if self.is_define_by_run:
+            self._trace = _trace(value)
+            self.dna_spec = self._trace.dna_spec
+        else:
+            if not isinstance(value, pg.Symbolic):
+                raise errors.SearchSpaceError(
+                    f"A search space must be a symbolic value (a pg.Object, pg.Dict, "
+                    f"pg.List, a symbolic Keras model) or a function that builds a "
+                    f"model; got {type(value).__name__}: {value!r:.200}")
+            self.dna_spec = pg.dna_spec(value)
+        if not self.dna_spec.elements:
+            raise errors.SearchSpaceError(
+                f"The search space has no hyper-values (pg.oneof, pg.manyof, "
+                f"pg.floatv) to search over: {_short(value)}")
+
+    @property
+    def is_define_by_run(self) -> bool:
+        return callable(value_callable(self.value))
+
+    def check_dna(self, dna: pg.DNA) -> pg.DNA:
+        """Attaches the spec to `dna`, raising `DNAMismatchError` if it does not fit."""
+        if not isinstance(dna, pg.DNA):
+            raise errors.DNAMismatchError(
+                f"Expected a pg.DNA, got {type(dna).__name__}: {dna!r:.200}")
+        try:
+            dna.use_spec(self.dna_spec)
+        except (ValueError, KeyError, TypeError) as e:
+            raise errors.DNAMismatchError(
+                f"DNA {dna!r:.200} does not fit the search space "
+                f"({len(self.dna_spec.decision_points)} decision points): {e}") from e
+        return dna
+
+    def materialize(self, dna: pg.DNA) -> Any:
+        """The model that `dna` selects: a symbolic value, or the function's result."""
+        dna = self.check_dna(dna)
+        if self._trace is not None:
+            with self._trace.apply(dna):
+                return self.value()
+        return pg.materialize(self.value, dna, use_literal_values=False)
+
+    def decisions(self, dna: pg.DNA) -> Dict[str, Any]:
+        """Decision name (or path) -> chosen value, JSON-friendly."""
+        dna = self.check_dna(dna)
+        return {str(k): _jsonable(v) for k, v in
+                dna.to_dict(key_type="name_or_id", value_type="value").items()}
+
+    def fingerprint(self) -> str:
+        """A hash that changes whenever the space changes (guards resuming)."""
+        if self._trace is not None:
+            fn = value_callable(self.value)
+            text = f"{getattr(fn, '__qualname__', fn)!s}|{self.dna_spec.format(compact=True)}"
+        else:
+            try:
+                text = pg.to_json_str(self.value)
+            except (TypeError, ValueError):
+                text = pg.format(self.value, compact=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def to_json_str(self) -> Optional[str]:
+        """The space itself as JSON (symbolic spaces only), for the store."""
+        if self._trace is not None:
+            return None
+        try:
+            return pg.to_json_str(self.value)
+        except (TypeError, ValueError):
+            return None
+
+
+def value_callable(value) -> Optional[Callable[[], Any]]:
+    """`value` if it is a define-by-run function (not a symbolic object)."""
+    if isinstance(value, (pg.Symbolic, type)):
+        return None
+    return value if callable(value) else None
+
+
+def _trace(fn) -> pg.hyper.DynamicEvaluationContext:
+    try:
+        context = pg.hyper.trace(fn, require_hyper_name=True)
+    except ValueError as e:
+        raise errors.SearchSpaceError(
+            f"Define-by-run space {getattr(fn, '__qualname__', fn)}: every hyper-value "
+            f"needs a name, e.g. pg.oneof([...], name='units'): {e}") from e
+    finally:
+        _clear_keras_session()
+    return context
+
+
+def _clear_keras_session():
+    # Tracing runs the function once; do not keep the model it built.
+    import sys  # pylint: disable=g-import-not-at-top
+
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session()
+
+
+def _jsonable(value):
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) < 200 else text[:200] + "..."

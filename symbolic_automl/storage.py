@@ -1,0 +1,221 @@
+"""`TrialStore`: every trial of one experiment in one SQLite file.
+
+Each change is committed before the search moves on, so killing the process at
+any moment loses no finished trial. The file carries an application id, so a
+foreign or corrupt file is refused with a clear error instead of being written.
+
+Example::
+
+    store = TrialStore("runs/exp1/trials.sqlite")
+    for trial in store.trials():
+        print(trial.id, trial.status, trial.reward)
+"""
+
+import json
+import os
+import sqlite3
+import time
+from typing import Any, Dict, Iterator, List, Optional
+
+import pyglove as pg
+
+from symbolic_automl import errors
+from symbolic_automl import trial as trial_lib
+
+# 'SAML' in ASCII: marks files written by this library.
+APPLICATION_ID = 0x53414D4C
+SCHEMA_VERSION = 1
+FILENAME = "trials.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    id INTEGER PRIMARY KEY,
+    dna TEXT NOT NULL,
+    status TEXT NOT NULL,
+    model TEXT,
+    metrics TEXT,
+    reward TEXT,
+    error TEXT,
+    created REAL NOT NULL,
+    started REAL NOT NULL,
+    finished REAL,
+    attempts INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS measurements (
+    trial_id INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    elapsed REAL NOT NULL,
+    metrics TEXT NOT NULL,
+    PRIMARY KEY (trial_id, step)
+);
+"""
+
+
+class TrialStore:
+    """SQLite trial store; `path=None` keeps the trials in memory."""
+
+    def __init__(self, path: Optional[str] = None):
+        self.path = path
+        if path is not None:
+            directory = os.path.dirname(os.path.abspath(path))
+            os.makedirs(directory, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path or ":memory:", isolation_level=None)
+            self._check_and_init()
+        except sqlite3.DatabaseError as e:
+            raise errors.StoreError(
+                f"{path} is not a readable symbolic_automl trial store "
+                f"(SQLite said: {e}). Move it away or pick another root_dir.") from e
+
+    @classmethod
+    def in_dir(cls, root_dir: Optional[str]) -> "TrialStore":
+        return cls(None if root_dir is None else os.path.join(root_dir, FILENAME))
+
+    def _check_and_init(self):
+        db = self._db
+        app_id = db.execute("PRAGMA application_id").fetchone()[0]
+        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if app_id != APPLICATION_ID and tables:
+            raise errors.StoreError(
+                f"{self.path} is a SQLite file of another program (application_id "
+                f"{app_id:#x}, tables {sorted(tables)}), not a symbolic_automl trial "
+                f"store; refusing to write to it.")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if tables and version > SCHEMA_VERSION:
+            raise errors.StoreError(
+                f"{self.path} has store schema version {version}; this library reads "
+                f"up to version {SCHEMA_VERSION}. Upgrade symbolic_automl.")
+        if self.path is not None:
+            # WAL + NORMAL: a commit survives the process being killed (not a power
+            # cut), at a fraction of the cost of a full sync per trial.
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+        if not tables:
+            with self._transaction():
+                db.execute(f"PRAGMA application_id={APPLICATION_ID}")
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+                db.executescript(_SCHEMA)
+
+    def _transaction(self):
+        return _Transaction(self._db)
+
+    def close(self):
+        self._db.close()
+
+    # Experiment-level metadata.
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        row = self._db.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                             (key, json.dumps(value)))
+
+    # Trials.
+
+    def next_id(self) -> int:
+        return (self._db.execute("SELECT MAX(id) FROM trials").fetchone()[0] or 0) + 1
+
+    def add(self, trial: trial_lib.Trial) -> None:
+        """Records a new (running) trial."""
+        with self._transaction():
+            self._db.execute(
+                "INSERT INTO trials (id, dna, status, model, created, started, attempts) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (trial.id, _dna_to_json(trial.dna), trial.status, trial.model_json,
+                 trial.created, trial.started, trial.attempts))
+
+    def restart(self, trial: trial_lib.Trial) -> None:
+        """Marks an interrupted trial as running again, dropping partial reports."""
+        with self._transaction():
+            self._db.execute("DELETE FROM measurements WHERE trial_id=?", (trial.id,))
+            self._db.execute(
+                "UPDATE trials SET status=?, started=?, attempts=? WHERE id=?",
+                (trial_lib.RUNNING, trial.started, trial.attempts, trial.id))
+
+    def add_measurement(self, trial_id: int, m: trial_lib.Measurement) -> None:
+        with self._transaction():
+            self._db.execute("INSERT OR REPLACE INTO measurements VALUES (?, ?, ?, ?)",
+                             (trial_id, m.step, m.elapsed, json.dumps(m.metrics)))
+
+    def finish(self, trial: trial_lib.Trial) -> None:
+        """Records a trial's outcome (status, metrics, reward, error, model)."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE trials SET status=?, model=?, metrics=?, reward=?, error=?, "
+                "finished=? WHERE id=?",
+                (trial.status, trial.model_json, json.dumps(_jsonable_metrics(trial.metrics)),
+                 json.dumps(trial.reward), trial.error, trial.finished, trial.id))
+
+    def trials(self) -> List[trial_lib.Trial]:
+        measurements: Dict[int, List[trial_lib.Measurement]] = {}
+        for trial_id, step, elapsed, metrics in self._db.execute(
+                "SELECT trial_id, step, elapsed, metrics FROM measurements ORDER BY trial_id, step"):
+            measurements.setdefault(trial_id, []).append(
+                trial_lib.Measurement(step, json.loads(metrics), elapsed))
+        return [self._row_to_trial(row, measurements.get(row[0], []))
+                for row in self._db.execute(
+                    "SELECT id, dna, status, model, metrics, reward, error, created, "
+                    "started, finished, attempts FROM trials ORDER BY id")]
+
+    def __len__(self):
+        return self._db.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
+
+    def _row_to_trial(self, row, measurements) -> trial_lib.Trial:
+        (trial_id, dna, status, model, metrics, reward, error, created, started,
+         finished, attempts) = row
+        reward = json.loads(reward) if reward is not None else None
+        if isinstance(reward, list):
+            reward = tuple(reward)
+        return trial_lib.Trial(
+            id=trial_id, dna=_dna_from_json(dna), status=status, model_json=model,
+            metrics=json.loads(metrics) if metrics else {}, reward=reward, error=error,
+            measurements=measurements, created=created, started=started,
+            finished=finished, attempts=attempts)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error."""
+
+    def __init__(self, db):
+        self._db = db
+
+    def __enter__(self):
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb):
+        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+def _dna_to_json(dna: pg.DNA) -> str:
+    # PyGlove's own JSON keeps tuples (conditional choices) apart from lists
+    # (multiple choices), which plain JSON would merge.
+    return pg.to_json_str(dna)
+
+
+def _dna_from_json(text: str) -> pg.DNA:
+    from symbolic_automl import export  # pylint: disable=g-import-not-at-top
+
+    dna = export.loads(text)
+    if not isinstance(dna, pg.DNA):
+        raise errors.StoreError(f"A trial's DNA in the store is not a DNA: {text[:200]}")
+    return dna
+
+
+def _jsonable_metrics(metrics: Dict[str, Any]) -> Dict[str, Any]:
+    clean = {}
+    for key, value in metrics.items():
+        try:
+            value = float(value) if not isinstance(value, (str, bool, int)) else value
+            json.dumps(value)
+        except (TypeError, ValueError):
+            value = repr(value)
+        clean[key] = value
+    return clean
+
+
+def now() -> float:
+    return time.time()

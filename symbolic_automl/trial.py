@@ -1,0 +1,208 @@
+"""Trial records, the context an evaluator sees, and the result of a search."""
+
+import dataclasses
+import math
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
+
+import pyglove as pg
+
+Reward = Union[None, float, Tuple[float, ...]]
+
+# Trial statuses. `running` in a store means the process died mid-trial.
+RUNNING = "running"
+COMPLETED = "completed"
+STOPPED = "stopped"        # Completed, but stopped early by the stopping policy.
+FAILED = "failed"          # Build or training raised, or produced NaN/inf.
+INFEASIBLE = "infeasible"  # The space sample cannot become a model.
+REJECTED = "rejected"      # Turned away by a cheap check before full evaluation.
+STATUSES = (RUNNING, COMPLETED, STOPPED, FAILED, INFEASIBLE, REJECTED)
+FINISHED_WITH_REWARD = (COMPLETED, STOPPED)
+
+
+@dataclasses.dataclass
+class Measurement:
+    """An intermediate report of a trial, e.g. the metrics after one epoch."""
+
+    step: int
+    metrics: Dict[str, float]
+    elapsed: float
+
+
+@dataclasses.dataclass
+class Trial:
+    """Everything recorded about one trial.
+
+    Attributes:
+      id: 1-based, in proposal order; ids continue across resumes.
+      dna: the genotype the algorithm proposed.
+      status: one of `STATUSES`.
+      model: the materialized symbolic model (lazily loaded from its JSON).
+      metrics: what the evaluator returned (final values).
+      reward: the value fed to the algorithm (higher is better; a tuple when
+        multi-objective).
+      error: the reason a trial failed, was infeasible or rejected.
+      measurements: intermediate reports, in step order.
+      created, started, finished: Unix times.
+    """
+
+    id: int
+    dna: pg.DNA
+    status: str
+    model_json: Optional[str] = None
+    metrics: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    reward: Reward = None
+    error: Optional[str] = None
+    measurements: List[Measurement] = dataclasses.field(default_factory=list)
+    created: float = 0.0
+    started: float = 0.0
+    finished: Optional[float] = None
+    attempts: int = 1
+
+    @property
+    def model(self) -> Any:
+        """The symbolic model of this trial, loaded without running code from the store."""
+        if self.model_json is None:
+            return None
+        from symbolic_automl import export  # pylint: disable=g-import-not-at-top
+
+        return export.loads(self.model_json)
+
+    @property
+    def duration(self) -> Optional[float]:
+        return None if self.finished is None else self.finished - self.started
+
+    @property
+    def has_reward(self) -> bool:
+        return self.status in FINISHED_WITH_REWARD and self.reward is not None
+
+    def __repr__(self):
+        reward = _format_reward(self.reward)
+        return (f"Trial(id={self.id}, status={self.status!r}, reward={reward}, "
+                f"dna={self.dna!r})")
+
+
+def _format_reward(reward: Reward) -> str:
+    if reward is None:
+        return "None"
+    if isinstance(reward, tuple):
+        return "(" + ", ".join(f"{r:.4g}" for r in reward) + ")"
+    return f"{reward:.4g}"
+
+
+class TrialContext:
+    """What an evaluator sees of the search while it evaluates one trial.
+
+    Example (a custom evaluator)::
+
+        def evaluate(model, context):
+            for epoch in range(10):
+                accuracy = train_one_epoch(model)
+                context.report(epoch + 1, {"val_accuracy": accuracy})
+                if context.should_stop():
+                    break
+            return {"val_accuracy": accuracy}
+    """
+
+    def __init__(self, trial_id: int, dna: pg.DNA, training: Any = None,
+                 artifact_dir: Optional[str] = None,
+                 on_report: Optional[Callable[[Measurement], bool]] = None):
+        self.trial_id = trial_id
+        self.dna = dna
+        self.training = training
+        self.artifact_dir = artifact_dir
+        self.measurements: List[Measurement] = []
+        self._on_report = on_report
+        self._stop = False
+        self._start = time.time()
+
+    def report(self, step: int, metrics: Dict[str, Any]) -> None:
+        """Records an intermediate measurement; may ask the trial to stop."""
+        clean = {k: float(v) for k, v in metrics.items() if _is_number(v)}
+        measurement = Measurement(int(step), clean, time.time() - self._start)
+        self.measurements.append(measurement)
+        if self._on_report is not None and self._on_report(measurement):
+            self._stop = True
+
+    def should_stop(self) -> bool:
+        """True once the early-stopping policy has asked this trial to stop."""
+        return self._stop
+
+    def stop(self) -> None:
+        self._stop = True
+
+
+def _is_number(value) -> bool:
+    try:
+        float(value)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def is_finite_number(value) -> bool:
+    return _is_number(value) and math.isfinite(float(value))
+
+
+class Result:
+    """The trials of a search, with the best, the top-k and the Pareto front.
+
+    Example::
+
+        result = search(...)
+        print(result.best.metrics, result.best.model)
+        for trial in result.top(3): ...
+    """
+
+    def __init__(self, trials: Sequence[Trial], objective: Sequence[str],
+                 root_dir: Optional[str] = None, space=None, history: Any = None):
+        self.trials = list(trials)
+        self.objective = list(objective)
+        self.root_dir = root_dir
+        self.space = space
+        self.architecture_history = history
+
+    @property
+    def rewarded(self) -> List[Trial]:
+        return [t for t in self.trials if t.has_reward]
+
+    @property
+    def best(self) -> Optional[Trial]:
+        """The trial with the highest reward (first objective when several)."""
+        top = self.top(1)
+        return top[0] if top else None
+
+    def top(self, k: int) -> List[Trial]:
+        """The `k` trials with the highest rewards, best first."""
+        def key(t):
+            return t.reward if not isinstance(t.reward, tuple) else t.reward[0]
+        return sorted(self.rewarded, key=lambda t: (-key(t), t.id))[:k]
+
+    def pareto_front(self) -> List[Trial]:
+        """Trials no other trial dominates on every objective (maximizing rewards)."""
+        trials = self.rewarded
+        rewards = [t.reward if isinstance(t.reward, tuple) else (t.reward,) for t in trials]
+        front = []
+        for i, r in enumerate(rewards):
+            dominated = any(
+                all(a >= b for a, b in zip(o, r)) and any(a > b for a, b in zip(o, r))
+                for j, o in enumerate(rewards) if j != i)
+            if not dominated:
+                front.append(trials[i])
+        return front
+
+    def count(self, status: str) -> int:
+        return sum(t.status == status for t in self.trials)
+
+    def summary(self, k: int = 5) -> str:
+        """A short text table of the search: counts, then the top `k` trials."""
+        counts = ", ".join(f"{s}={self.count(s)}" for s in STATUSES if self.count(s))
+        lines = [f"{len(self.trials)} trials ({counts}); objective: {', '.join(self.objective)}"]
+        for t in self.top(k):
+            metrics = ", ".join(f"{m}={t.metrics[m]:.4g}" for m in self.objective
+                                if is_finite_number(t.metrics.get(m)))
+            lines.append(f"  #{t.id:<4} {metrics}  dna={t.dna}")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"Result({len(self.trials)} trials, best={self.best!r})"
