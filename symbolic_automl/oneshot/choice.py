@@ -54,22 +54,20 @@ class MixedOp(keras.layers.Layer):
             raise ValueError("MixedOp needs at least one candidate layer, got none.")
         self.candidates = list(candidates)
 
-    def build(self, input_shape):
-        shapes = []
-        for layer in self.candidates:
-            if not layer.built:
-                layer.build(input_shape)
-            shapes.append(tuple(layer.compute_output_shape(input_shape))[1:])
-        if len(set(shapes)) > 1:
-            raise ValueError(
-                f"The candidates of choice {self.name!r} give outputs of different "
-                f"shapes {shapes} for input shape {tuple(input_shape)}; a supernet "
-                "mixes candidates, so they must give the same shape.")
-
     def call(self, x, mixing, training=None):
-        output = None
+        output, first_shape = None, None
         for i, layer in enumerate(self.candidates):
-            y = layer(x, training=training) * ops.cast(mixing[i], x.dtype)
+            y = layer(x, training=training)
+            shape = tuple(y.shape[1:])
+            if first_shape is None:
+                first_shape = shape
+            elif shape != first_shape:
+                raise ValueError(
+                    f"The candidates of choice {self.name!r} give outputs of different "
+                    f"shapes: {first_shape} from {self.candidates[0].name!r}, {shape} "
+                    f"from {layer.name!r}; a supernet adds the candidates' outputs, so "
+                    "they must have the same shape.")
+            y = y * ops.cast(mixing[i], y.dtype)
             output = y if output is None else output + y
         return output
 

@@ -1,0 +1,36 @@
+"""DARTS (Liu et al. 2019): softmax-relaxed choices, α learned by gradient.
+
+Example::
+
+    from symbolic_automl.algorithms.weight_sharing import DARTS
+    result = symbolic_automl.search(space, algorithm=DARTS(epochs=50, order=2), ...)
+"""
+
+import pyglove as pg
+
+from symbolic_automl.oneshot import WeightSharingAlgorithm
+
+
+@pg.members([
+    ("order", pg.typing.Enum(1, [1, 2]),
+     "1: first-order DARTS; 2: the unrolled second-order step of the paper."),
+    ("unrolled_lr", pg.typing.Float(min_value=0.0).noneable(),
+     "ξ of the unrolled step; None: the weights' current learning rate (paper)."),
+])
+class DARTS(WeightSharingAlgorithm):
+    """Differentiable architecture search with the paper's defaults.
+
+    Every choice point mixes its candidates with softmax(α); α is trained by Adam
+    (lr 3e-4, betas (0.5, 0.999), weight decay 1e-3) on the second half of the
+    training data; weights by SGD (lr 0.025 cosine-decayed to 0.001, momentum
+    0.9, weight decay 3e-4, gradient clip 5) on the first half. The derived
+    architecture takes the argmax of α per choice (for the DARTS cell space: the
+    two strongest non-`none` incoming edges per node).
+    """
+
+    @property
+    def arch_order(self):
+        return self.order
+
+    def unrolled_learning_rate(self, current_lr):
+        return current_lr if self.unrolled_lr is None else self.unrolled_lr

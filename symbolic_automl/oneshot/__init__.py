@@ -1,0 +1,21 @@
+"""Weight-sharing search on the same spaces as black-box search.
+
+`build_supernet(space)` turns a space's choices among layers into mixed ops
+with shared weights; a `WeightSharingAlgorithm` (DARTS, GDAS, REINFORCE, SPOS
+in `symbolic_automl.algorithms.weight_sharing`) trains it and derives a DNA.
+"""
+
+from symbolic_automl.oneshot.base import (
+    SearchOutcome,
+    SupernetRun,
+    WeightSharingAlgorithm,
+    backend_module,
+)
+from symbolic_automl.oneshot.choice import ChoicePoint, MixedOp
+from symbolic_automl.oneshot.supernet import (
+    FunctionalSupernet,
+    SequentialSupernet,
+    Supernet,
+    build_supernet,
+    register_supernet_builder,
+)
