@@ -24,6 +24,7 @@ Example::
     dna = net.derive([alpha_numpy])          # argmax per choice, a pg.DNA
 """
 
+import importlib
 from typing import Any, Callable, Dict, List, Optional, Sequence, Type
 
 import keras
@@ -122,6 +123,7 @@ def build_supernet(space: Any) -> Supernet:
             f"model or a space object with `to_supernet()`); got the define-by-run "
             f"function {getattr(value, '__name__', value)!r}, whose choices are only "
             "known while it runs. Write the space with `symbolic_automl.keras` instead.")
+    _import_space_builders(value)
     if hasattr(value, "to_supernet"):
         net = value.to_supernet()
     else:
@@ -145,6 +147,22 @@ def build_supernet(space: Any) -> Supernet:
             "The space has no choice among layers for a weight-sharing algorithm to "
             "relax; use a black-box algorithm (random, evolution) instead.")
     return net
+
+
+def _import_space_builders(value):
+    """Imports `<the space's package>.supernet` if there is one: it registers builders.
+
+    So `build_supernet(darts.darts_space())` works without importing
+    `symbolic_automl.spaces.darts.supernet` first.
+    """
+    module = type(value).__module__
+    if "." not in module:
+        return
+    try:
+        importlib.import_module(module.rsplit(".", 1)[0] + ".supernet")
+    except ModuleNotFoundError as e:
+        if not (e.name or "").endswith(".supernet"):
+            raise
 
 
 # ---------------------------------------------------------------------------
