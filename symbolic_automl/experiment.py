@@ -346,9 +346,8 @@ class _Experiment:
         if any(t.has_reward for t in self.trials):
             logging.info("A derived architecture is already recorded; not searching again.")
             return
-        fixed = _FixedProposal(outcome.dna)
+        fixed = _FixedProposal(dna=outcome.dna)
         retrain = getattr(self.algorithm, "retrain", True)
-        self.algorithm_for_records = fixed
         if retrain:
             self.algorithm, original = fixed, self.algorithm
             try:
@@ -370,14 +369,12 @@ class _Experiment:
 class _FixedProposal(pg.DNAGenerator):
     """Proposes one given DNA, then stops."""
 
-    def __init__(self, dna):
-        super().__init__()
-        self._dna = dna
+    dna: pg.typing.Object(pg.DNA)
 
     def _propose(self):
         if self.num_proposals:
             raise StopIteration()
-        return self._dna
+        return self.dna.clone()
 
 
 def _model_json(model, space, dna) -> Optional[str]:

@@ -95,7 +95,10 @@ class TrialStore:
             with self._transaction():
                 db.execute(f"PRAGMA application_id={APPLICATION_ID}")
                 db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-                db.executescript(_SCHEMA)
+                # Not executescript: it would commit halfway through.
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
 
     def _transaction(self):
         return _Transaction(self._db)
