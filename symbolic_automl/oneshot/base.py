@@ -33,6 +33,7 @@ import keras
 import numpy as np
 import pyglove as pg
 
+from symbolic_automl.keras import spec as sk_spec
 from symbolic_automl.oneshot.supernet import Supernet, build_supernet
 
 
@@ -45,6 +46,9 @@ class SearchOutcome:
       history: one JSON-able dict per epoch (losses, architecture weights).
       supernet: the trained supernet (weights can be inherited).
       alphas: final architecture parameters, one array per choice point.
+      metrics: the derived architecture's `val_loss` (and `val_accuracy`) with
+        the supernet's inherited weights, on the evaluator's validation data if
+        it has any, else on the architecture half of the training data.
       extra: algorithm-specific results (e.g. SPOS's evaluated candidates).
     """
 
@@ -52,6 +56,7 @@ class SearchOutcome:
     history: List[Dict[str, Any]]
     supernet: Optional[Supernet] = None
     alphas: Optional[List[np.ndarray]] = None
+    metrics: Dict[str, float] = dataclasses.field(default_factory=dict)
     extra: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
@@ -168,7 +173,8 @@ class WeightSharingAlgorithm(pg.Object):
         dna = self.derive(run)
         run.stepper.sync()
         return SearchOutcome(dna=dna, history=run.history, supernet=run.net,
-                             alphas=run.stepper.alpha_values(), extra=run.extra)
+                             alphas=run.stepper.alpha_values(),
+                             metrics=run.inherited_metrics(dna), extra=run.extra)
 
 
 class SupernetRun:
@@ -198,8 +204,11 @@ class SupernetRun:
         self.steps_per_epoch = max(1, steps)
         loss = algorithm.loss or _training_value(evaluator, "loss") or \
             "sparse_categorical_crossentropy"
+        loss = sk_spec.to_keras_value(loss)
         self.loss_fn = keras.losses.get(loss) if isinstance(loss, (str, dict)) else loss
-        self.classification = "categorical" in str(loss) or "crossentropy" in str(loss)
+        loss_name = loss if isinstance(loss, str) else type(loss).__name__ + str(
+            getattr(loss, "__name__", ""))
+        self.classification = "crossentropy" in loss_name.lower()
         total_steps = algorithm.epochs * self.steps_per_epoch
         self.w_schedule = keras.optimizers.schedules.CosineDecay(
             algorithm.w_learning_rate, decay_steps=total_steps,
@@ -283,3 +292,13 @@ class SupernetRun:
             labels = y if y.ndim == 1 else np.argmax(y, -1)
             result["accuracy"] = float(np.mean(np.argmax(preds, -1) == labels))
         return result
+
+    def inherited_metrics(self, dna) -> Dict[str, float]:
+        """`val_*` metrics of `dna`'s path through the trained supernet."""
+        data = self.validation_data
+        if isinstance(data, (tuple, list)) and len(data) >= 2:
+            x, y = np.asarray(data[0]), np.asarray(data[1])
+        else:
+            x, y = self.x_a, self.y_a
+        metrics = self.evaluate(self.net.dna_to_mixing(dna), x, y)
+        return {f"val_{k}": v for k, v in metrics.items()}
