@@ -325,6 +325,10 @@ class _Experiment:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             os.replace(saved, target)
         shutil.rmtree(artifact_dir, ignore_errors=True)
+        try:
+            os.rmdir(os.path.dirname(artifact_dir))  # `trials/`, once empty.
+        except OSError:
+            pass
 
     def _prune_models(self):
         if self.root_dir is None:

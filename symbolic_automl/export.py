@@ -11,6 +11,7 @@ Example::
     export.save_keras(result, "best.keras")   # the trained Keras model
 """
 
+import importlib
 import json
 import os
 import shutil
@@ -49,6 +50,8 @@ def _check_safe(node: Any, path: str) -> None:
                 f"({node.get('name', '?')}), and loading it would import or run code. "
                 "Only symbolic objects of registered classes can be loaded.")
         if tag is not None and not pg.JSONConvertible.is_registered(tag):
+            _import_own_module(tag)
+        if tag is not None and not pg.JSONConvertible.is_registered(tag):
             raise ValueError(
                 f"Refusing to load {path}: class {tag!r} is not registered. Import the "
                 "module that defines it first (loading never imports modules).")
@@ -57,6 +60,16 @@ def _check_safe(node: Any, path: str) -> None:
     elif isinstance(node, list):
         for i, value in enumerate(node):
             _check_safe(value, f"{path}[{i}]")
+
+
+def _import_own_module(type_name: str) -> None:
+    """Imports this library's module that defines `type_name`, never another's."""
+    module = type_name.rsplit(".", 1)[0]
+    if module == "symbolic_automl" or module.startswith("symbolic_automl."):
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            pass
 
 
 def save(value: Any, path: str) -> str:

@@ -17,6 +17,7 @@ Example::
     space = Space(build)    # define-by-run
 """
 
+import ast
 import hashlib
 import json
 from typing import Any, Callable, Dict, Optional
@@ -77,8 +78,8 @@ class Space:
     def decisions(self, dna: pg.DNA) -> Dict[str, Any]:
         """Decision name (or path) -> chosen value, JSON-friendly."""
         dna = self.check_dna(dna)
-        return {str(k): _jsonable(v) for k, v in
-                dna.to_dict(key_type="name_or_id", value_type="value").items()}
+        return {str(k): _jsonable(_literal(v)) for k, v in
+                dna.to_dict(key_type="name_or_id", value_type="literal").items()}
 
     def fingerprint(self) -> str:
         """A hash that changes whenever the space changes (guards resuming)."""
@@ -127,6 +128,18 @@ def _clear_keras_session():
 
     if "keras" in sys.modules:
         sys.modules["keras"].backend.clear_session()
+
+
+def _literal(value):
+    # PyGlove gives string candidates as their repr ("'relu'").
+    if isinstance(value, list):
+        return [_literal(v) for v in value]
+    if isinstance(value, str):
+        try:
+            return ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return value
+    return value
 
 
 def _jsonable(value):

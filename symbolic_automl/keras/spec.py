@@ -36,7 +36,7 @@ class KerasSpec(pg.Object):
         if not pg.is_deterministic(self):
             raise errors.SearchSpaceError(
                 f"{type(self).__name__} still holds hyper-values at "
-                f"{_hyper_paths(self)}; materialize it (pg.materialize or a search) "
+                f"{[str(self.sym_path) + '.' + p if self.sym_path else p for p in _hyper_paths(self)]}; materialize it (pg.materialize or a search) "
                 "before building the Keras object."
             )
         args, kwargs = self.constructor_arguments()

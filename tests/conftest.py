@@ -1,0 +1,6 @@
+"""Shared test settings: quiet TensorFlow, small thread pools for 2-core machines."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")

@@ -1,0 +1,154 @@
+"""The search loop with plain-Python evaluators: records, resume, failures, stopping."""
+
+import math
+
+import pyglove as pg
+import pytest
+
+import symbolic_automl as sa
+
+SPACE = pg.Dict(x=pg.oneof(list(range(10))), y=pg.floatv(0.0, 1.0))
+
+
+def score(model, context):
+    del context
+    return {"reward": model.x + model.y}
+
+
+def _search(tmp_path, max_trials, evaluator=score, space=SPACE, algorithm=None, **kwargs):
+    return sa.search(space, algorithm=algorithm or pg.geno.Random(seed=1),
+                     evaluator=evaluator, max_trials=max_trials, root_dir=str(tmp_path),
+                     progress=False, **kwargs)
+
+
+def test_search_records_every_trial_and_ranks_them(tmp_path):
+    result = _search(tmp_path, 12, algorithm=pg.evolution.regularized_evolution(
+        population_size=4, tournament_size=2, seed=1))
+    assert [t.id for t in result.trials] == list(range(1, 13))
+    assert all(t.status == "completed" for t in result.trials)
+    rewards = [t.reward for t in result.trials]
+    assert result.best.reward == max(rewards)
+    assert [t.reward for t in result.top(3)] == sorted(rewards, reverse=True)[:3]
+    assert pg.eq(result.best.model, pg.materialize(SPACE, result.best.dna))
+    assert all(t.finished >= t.started for t in result.trials)
+
+
+def test_resume_keeps_trials_replays_history_and_continues_ids(tmp_path):
+    first = _search(tmp_path, 5)
+    seen = []
+
+    class Recording(pg.geno.Random):
+        def _replay(self, trial_id, dna, reward):
+            seen.append((dna, reward))
+
+    second = _search(tmp_path, 8, algorithm=Recording(seed=2))
+    assert [t.id for t in second.trials] == list(range(1, 9))
+    assert [(t.dna, t.reward) for t in first.trials] == [
+        (t.dna, t.reward) for t in second.trials[:5]]
+    assert seen == [(t.dna, t.reward) for t in first.trials]
+
+
+def test_resume_with_another_space_is_refused(tmp_path):
+    _search(tmp_path, 2)
+    other = pg.Dict(x=pg.oneof([1, 2]), y=pg.floatv(0.0, 1.0))
+    with pytest.raises(sa.StoreError, match="different search space"):
+        _search(tmp_path, 3, space=other)
+    assert len(sa.TrialStore(str(tmp_path / "trials.sqlite")).trials()) == 2
+
+
+def test_failures_are_recorded_and_the_search_goes_on(tmp_path):
+    infeasible_told = []
+
+    class Algorithm(pg.geno.Random):
+        def feedback_infeasible(self, dna):
+            infeasible_told.append(dna)
+
+    def flaky(model, context):
+        if model.x == 0:
+            raise sa.InfeasibleError("x=0 has no model")
+        if model.x == 1:
+            raise RuntimeError("training blew up")
+        if model.x == 2:
+            return {"reward": math.nan}
+        return {"reward": float(model.x)}
+
+    result = _search(tmp_path, 30, evaluator=flaky, algorithm=Algorithm(seed=3),
+                     max_consecutive_failures=100)
+    by_x = {}
+    for t in result.trials:
+        by_x.setdefault(t.model.x, set()).add(t.status)
+    assert by_x[0] == {"infeasible"} and by_x[1] == {"failed"} and by_x[2] == {"failed"}
+    assert all(s == {"completed"} for x, s in by_x.items() if x > 2)
+    failed = [t for t in result.trials if t.status == "failed"]
+    assert any("training blew up" in t.error for t in failed)
+    assert any("is nan" in t.error for t in failed)
+    assert len(infeasible_told) == sum(t.status != "completed" for t in result.trials)
+
+
+def test_too_many_consecutive_failures_stops_with_the_last_errors(tmp_path):
+    def broken(model, context):
+        raise ValueError(f"bad model {model.x}")
+
+    with pytest.raises(sa.TooManyFailuresError, match=r"3 trials in a row failed(.|\n)*bad model"):
+        _search(tmp_path, 10, evaluator=broken, max_consecutive_failures=3)
+    trials = sa.TrialStore(str(tmp_path / "trials.sqlite")).trials()
+    assert [t.status for t in trials] == ["failed"] * 3
+
+
+def test_missing_objective_fails_the_trial_with_the_metrics_it_had(tmp_path):
+    result = _search(tmp_path, 1, evaluator=lambda m, c: {"accuracy": 1.0},
+                     objective="val_accuracy")
+    assert result.trials[0].status == "failed"
+    assert "val_accuracy" in result.trials[0].error and "accuracy" in result.trials[0].error
+
+
+class StopAfter(pg.tuning.EarlyStoppingPolicy):
+    step: int
+
+    def should_stop_early(self, trial):
+        return trial.measurements[-1].step >= self.step
+
+
+def test_early_stopping_policy_stops_trials(tmp_path):
+    def curve(model, context):
+        for step in range(1, 6):
+            context.report(step, {"reward": step * model.y})
+            if context.should_stop():
+                break
+        return {"reward": step * model.y}
+
+    result = _search(tmp_path, 3, evaluator=curve, early_stopping=StopAfter(step=2))
+    for t in result.trials:
+        assert t.status == "stopped"
+        assert [m.step for m in t.measurements] == [1, 2]
+
+
+def test_multi_objective_rewards_and_pareto_front(tmp_path):
+    def two(model, context):
+        return {"acc": float(model.x), "cost": float(model.x) ** 2 * model.y}
+
+    result = _search(tmp_path, 15, evaluator=two, objective=["acc", "cost"],
+                     direction=["max", "min"])
+    assert all(isinstance(t.reward, tuple) and t.reward[1] <= 0 for t in result.trials)
+    front = result.pareto_front()
+    assert front
+    for f in front:
+        assert not any(o.metrics["acc"] >= f.metrics["acc"] and o.metrics["cost"] < f.metrics["cost"]
+                       for o in result.trials)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(max_trials=0), "max_trials"),
+    (dict(max_trials=2, direction="up"), "direction"),
+    (dict(max_trials=2, objective=""), "objective"),
+])
+def test_bad_arguments_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        sa.search(SPACE, algorithm=pg.geno.Random(seed=1), evaluator=score, progress=False,
+                  **kwargs)
+
+
+def test_in_memory_search_without_root_dir():
+    result = sa.search(SPACE, algorithm=pg.geno.Random(seed=1), evaluator=score,
+                       max_trials=3, progress=False)
+    assert len(result.trials) == 3 and result.root_dir is None
