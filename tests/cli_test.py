@@ -1,0 +1,55 @@
+"""The `symbolic-automl` command: run, resume, show, export, and its errors."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pyglove as pg
+
+SEARCH_FILE = textwrap.dedent("""
+    import pyglove as pg
+
+    def experiment():
+        return dict(space=pg.Dict(a=pg.oneof([1, 2, 3]), b=pg.floatv(0.0, 1.0)),
+                    algorithm=pg.geno.Random(seed=1),
+                    evaluator=lambda model, context: {"reward": model.a + model.b},
+                    max_trials=4, progress=False)
+""")
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "symbolic_automl.cli", *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_run_show_resume_export(tmp_path):
+    search_file = tmp_path / "search.py"
+    search_file.write_text(SEARCH_FILE)
+    root = str(tmp_path / "exp")
+    run = _cli("run", str(search_file), f"--root_dir={root}")
+    assert run.returncode == 0, run.stderr
+    assert "4 trials (completed=4)" in run.stdout
+    resumed = _cli("resume", str(search_file), f"--root_dir={root}", "--max_trials=6")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "6 trials (completed=6)" in resumed.stdout
+    show = _cli("show", f"--root_dir={root}", "--top=2")
+    assert show.returncode == 0 and "Best: trial #" in show.stdout
+    output = str(tmp_path / "best.json")
+    export = _cli("export", f"--root_dir={root}", f"--output={output}")
+    assert export.returncode == 0, export.stderr
+    model = json.loads(open(output).read())
+    assert set(model) >= {"a", "b"}
+    assert pg.from_json_str(open(output).read()).a in (1, 2, 3)
+
+
+def test_errors_name_the_problem(tmp_path):
+    missing = _cli("show", f"--root_dir={tmp_path / 'nothing'}")
+    assert missing.returncode != 0 and "does not exist" in missing.stderr + missing.stdout
+    bad_command = _cli("explode", f"--root_dir={tmp_path}")
+    assert bad_command.returncode != 0 and "Expected a command" in bad_command.stderr
+    no_experiment = tmp_path / "bad.py"
+    no_experiment.write_text("x = 1\n")
+    run = _cli("run", str(no_experiment), f"--root_dir={tmp_path / 'e'}")
+    assert run.returncode != 0 and "must define experiment()" in run.stderr

@@ -1,0 +1,123 @@
+"""End to end on TensorFlow CPU: annotate → search → train → record → export."""
+
+import os
+
+import keras as plain_keras
+import numpy as np
+import pyglove as pg
+import pytest
+
+import symbolic_automl as sa
+from symbolic_automl import data
+from symbolic_automl import keras
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits", limit=600)
+
+
+def _space():
+    return keras.Sequential([
+        keras.Input(shape=(8, 8, 1)),
+        keras.layers.Conv2D(pg.oneof([4, 8]), 3, activation=pg.oneof(["relu", "swish"])),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+
+
+def test_search_trains_records_and_exports(digits, tmp_path):
+    (x, y), validation = digits
+    evaluator = sa.KerasEvaluator(
+        x, y, validation_data=validation,
+        training=sa.Training(epochs=1, batch_size=64,
+                             learning_rate=pg.floatv(1e-3, 1e-2, scale="log")))
+    result = sa.search(_space(), algorithm=pg.geno.Random(seed=1), evaluator=evaluator,
+                       max_trials=3, root_dir=str(tmp_path), progress=False)
+    assert [t.status for t in result.trials] == ["completed"] * 3
+    for t in result.trials:
+        assert 0.0 <= t.metrics["val_accuracy"] <= 1.0 and t.reward == t.metrics["val_accuracy"]
+        assert [m.step for m in t.measurements] == [1]
+        assert t.metrics["params"] > 0
+        # Learning rate joined the space: the trial's model carries its recipe.
+        assert 1e-3 <= t.model.training.learning_rate <= 1e-2
+    best = result.best
+    json_path = sa.export.save(best, str(tmp_path / "best.json"))
+    assert pg.eq(sa.export.load(json_path), best.model)
+    keras_path = sa.export.save_keras(result, str(tmp_path / "best.keras"))
+    restored = plain_keras.saving.load_model(keras_path)
+    assert restored.count_params() == best.metrics["params"]
+    accuracy = float(np.mean(np.argmax(restored.predict(validation[0], verbose=0), -1)
+                             == validation[1]))
+    assert accuracy == pytest.approx(best.metrics["val_accuracy"], abs=1e-6)
+
+
+class StopAfterFirstEpoch(pg.tuning.EarlyStoppingPolicy):
+    def should_stop_early(self, trial):
+        return True
+
+
+def test_stop_early_requests_are_honoured(digits):
+    (x, y), validation = digits
+    evaluator = sa.KerasEvaluator(x, y, validation_data=validation,
+                                  training=sa.Training(epochs=4, batch_size=128))
+    result = sa.search(_space(), algorithm=pg.geno.Random(seed=2), evaluator=evaluator,
+                       max_trials=1, early_stopping=StopAfterFirstEpoch(), progress=False)
+    (trial,) = result.trials
+    assert trial.status == "stopped" and trial.metrics["epochs"] == 1.0
+
+
+class MakeNaN(plain_keras.layers.Layer):
+    def call(self, x):
+        return x * float("nan")
+
+
+SymbolicMakeNaN = keras.symbolic_layer(MakeNaN)
+
+
+def test_model_that_fails_to_build_or_goes_nan_is_recorded_failed(digits):
+    (x, y), validation = digits
+    space = keras.Sequential([
+        keras.Input(shape=(8, 8, 1)),
+        keras.layers.Flatten(),
+        pg.oneof([keras.layers.Dense(-3), SymbolicMakeNaN(), keras.layers.Dense(16)]),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+    evaluator = sa.KerasEvaluator(x, y, validation_data=validation,
+                                  training=sa.Training(epochs=1, batch_size=128))
+    result = sa.search(space, algorithm=pg.geno.Sweeping(), evaluator=evaluator,
+                       max_trials=3, progress=False)
+    statuses = [t.status for t in result.trials]
+    assert statuses == ["failed", "failed", "completed"], [t.error for t in result.trials]
+    assert "units" in result.trials[0].error
+    assert "nan" in result.trials[1].error.lower()
+
+
+def test_evaluator_arguments_are_checked():
+    x = np.zeros((4, 2))
+    with pytest.raises(ValueError, match="validation_data"):
+        sa.KerasEvaluator(x, np.zeros(4))
+    with pytest.raises(ValueError, match="validation_split"):
+        sa.KerasEvaluator(x, np.zeros(4), validation_split=1.5)
+    with pytest.raises(TypeError, match="training must be a Training"):
+        sa.KerasEvaluator(x, np.zeros(4), validation_split=0.5, training={"epochs": 1})
+
+
+def test_tf_data_and_define_by_run_space(digits):
+    import tensorflow as tf
+
+    (x, y), (xv, yv) = digits
+
+    def build():
+        return plain_keras.Sequential([
+            plain_keras.Input(shape=(8, 8, 1)), plain_keras.layers.Flatten(),
+            plain_keras.layers.Dense(pg.oneof([8, 16], name="units"), activation="relu"),
+            plain_keras.layers.Dense(10, activation="softmax")])
+
+    train = tf.data.Dataset.from_tensor_slices((x, y)).batch(64)
+    val = tf.data.Dataset.from_tensor_slices((xv, yv)).batch(64)
+    evaluator = sa.KerasEvaluator(train, validation_data=val, training=sa.Training(epochs=1))
+    result = sa.search(build, algorithm=pg.geno.Sweeping(), evaluator=evaluator,
+                       max_trials=2, progress=False)
+    assert [t.status for t in result.trials] == ["completed"] * 2
+    assert [t.model.decisions["units"] for t in result.trials] == [8, 16]
