@@ -121,3 +121,30 @@ def test_tf_data_and_define_by_run_space(digits):
                        max_trials=2, progress=False)
     assert [t.status for t in result.trials] == ["completed"] * 2
     assert [t.model.decisions["units"] for t in result.trials] == [8, 16]
+
+
+def test_distribution_strategy_mixed_precision_and_xla_switches(digits):
+    import tensorflow as tf
+
+    (x, y), validation = digits
+    evaluator = sa.KerasEvaluator(
+        x, y, validation_data=validation, training=sa.Training(epochs=1, batch_size=128),
+        strategy=tf.distribute.OneDeviceStrategy("/cpu:0"), mixed_precision=True,
+        jit_compile=True)
+    seen = {}
+
+    def evaluate(model, context):
+        metrics = evaluator(model, context)
+        seen["policy"] = plain_keras.mixed_precision.global_policy().name
+        return metrics
+
+    result = sa.search(_space(), algorithm=pg.geno.Random(seed=3), evaluator=evaluate,
+                       max_trials=1, objective="val_accuracy", progress=False)
+    assert result.trials[0].status == "completed", result.trials[0].error
+    assert seen["policy"] == "mixed_float16"
+    # The next evaluator without the switch goes back to float32.
+    plain = sa.KerasEvaluator(x, y, validation_data=validation,
+                              training=sa.Training(epochs=1, batch_size=128))
+    sa.search(_space(), algorithm=pg.geno.Random(seed=3), evaluator=plain, max_trials=1,
+              progress=False)
+    assert plain_keras.mixed_precision.global_policy().name == "float32"
