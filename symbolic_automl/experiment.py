@@ -185,6 +185,7 @@ class _Experiment:
         finished = len(self.trials) - len(interrupted)
         progress = reporting.Progress(max_trials, min(finished, max_trials), show_progress)
         consecutive_failures: List[trial_lib.Trial] = []
+        best = trial_lib.Result(self.trials, self.objectives).best
         try:
             pending = list(interrupted)
             while finished < max_trials:
@@ -202,8 +203,9 @@ class _Experiment:
                 self._evaluate(trial)
                 finished += 1
                 self._feedback(trial)
-                self._prune_models()
-                progress.update(trial, self._best())
+                if trial.has_reward and (best is None or _first(trial.reward) > _first(best.reward)):
+                    best = trial
+                progress.update(trial, best)
                 if trial.status == trial_lib.FAILED:
                     consecutive_failures.append(trial)
                     if len(consecutive_failures) >= self.max_consecutive_failures:
@@ -230,7 +232,7 @@ class _Experiment:
             return None
         dna = self.space.check_dna(dna)
         now = time.time()
-        trial = trial_lib.Trial(id=self.store.next_id(), dna=dna, status=trial_lib.RUNNING,
+        trial = trial_lib.Trial(id=len(self.trials) + 1, dna=dna, status=trial_lib.RUNNING,
                                 created=now, started=now)
         self.store.add(trial)
         self.trials.append(trial)
@@ -238,7 +240,7 @@ class _Experiment:
 
     def _evaluate(self, trial: trial_lib.Trial) -> None:
         artifact_dir = None
-        if self.root_dir is not None:
+        if self.root_dir is not None and getattr(self.evaluator, "saves_models", False):
             artifact_dir = os.path.join(self.root_dir, "trials", str(trial.id))
             os.makedirs(artifact_dir, exist_ok=True)
         context = trial_lib.TrialContext(
@@ -324,6 +326,7 @@ class _Experiment:
             target = export.keras_model_path(self.root_dir, trial.id)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             os.replace(saved, target)
+            self._prune_models()
         shutil.rmtree(artifact_dir, ignore_errors=True)
         try:
             os.rmdir(os.path.dirname(artifact_dir))  # `trials/`, once empty.
@@ -338,9 +341,6 @@ class _Experiment:
             path = export.keras_model_path(self.root_dir, t.id)
             if t.id not in keep and os.path.exists(path):
                 os.remove(path)
-
-    def _best(self):
-        return trial_lib.Result(self.trials, self.objectives).best
 
     # Weight sharing: the algorithm trains a supernet, then one ordinary trial.
 
@@ -389,6 +389,10 @@ def _model_json(model, space, dna) -> Optional[str]:
             pass
     # Define-by-run (or unserializable) models are recorded by their decisions.
     return export.dumps(pg.Dict(decisions=space.decisions(dna)))
+
+
+def _first(reward) -> float:
+    return reward[0] if isinstance(reward, tuple) else reward
 
 
 def _check_metrics(metrics) -> dict:

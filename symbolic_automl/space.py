@@ -25,6 +25,9 @@ from typing import Any, Callable, Dict, Optional
 import pyglove as pg
 
 from symbolic_automl import errors
+from symbolic_automl import materializer
+
+_NOT_COMPILED = object()
 
 
 class Space:
@@ -35,6 +38,7 @@ class Space:
             value = value.value
         self.value = value
         self._trace: Optional[pg.hyper.DynamicEvaluationContext] = None
+        self._fast_materialize = _NOT_COMPILED
         if self.is_define_by_run:
             self._trace = _trace(value)
             self.dna_spec = self._trace.dna_spec
@@ -73,6 +77,10 @@ class Space:
         if self._trace is not None:
             with self._trace.apply(dna):
                 return self.value()
+        if self._fast_materialize is _NOT_COMPILED:
+            self._fast_materialize = materializer.compile(self.value)
+        if self._fast_materialize is not None:
+            return self._fast_materialize(dna)
         return pg.materialize(self.value, dna, use_literal_values=False)
 
     def decisions(self, dna: pg.DNA) -> Dict[str, Any]:

@@ -46,6 +46,9 @@ class KerasEvaluator:
       verbose: `model.fit` verbosity.
     """
 
+    # The search gives each trial a directory for `model.keras` and keeps the best.
+    saves_models = True
+
     def __init__(self, x: Any = None, y: Any = None, validation_data: Any = None, *,
                  training: Optional[Training] = None, objective: str = "val_accuracy",
                  validation_split: Optional[float] = None, strategy: Any = None,

@@ -1,0 +1,88 @@
+"""A fast `pg.materialize` for flat symbolic spaces, compiled once per space.
+
+`pg.materialize` clones the whole space and rebinds it, tens of milliseconds
+per call on a 20-decision space. For a space whose decisions are all
+`pg.oneof` / `pg.floatv` with plain candidates (no hyper-value nested inside a
+candidate), the materialized model is the space's JSON with each hyper-value
+replaced by its chosen candidate's JSON: this module precomputes those pieces
+and only rebuilds the objects along the way, which is a fraction of the cost.
+Spaces outside that shape (conditional, `manyof`, custom decisions) return
+`None` from `compile` and keep using `pg.materialize`.
+
+Example::
+
+    fast = compile(space)
+    model = fast(dna) if fast else pg.materialize(space, dna)
+"""
+
+import copy
+from typing import Any, Callable, List, Optional
+
+import pyglove as pg
+
+
+def compile(value: Any) -> Optional[Callable[[pg.DNA], Any]]:  # pylint: disable=redefined-builtin
+    """A function DNA -> materialized value, or None if the space is not flat."""
+    try:
+        template = pg.to_json(value)
+    except (TypeError, ValueError):
+        return None
+    spec = pg.dna_spec(value)
+    slots: List[Any] = []
+    for element in spec.elements:
+        if element.is_categorical and element.num_choices == 1:
+            for candidate in element.candidates:
+                if candidate.elements:  # A nested decision: conditional space.
+                    return None
+            hyper = _get(value, element.location.keys)
+            if not isinstance(hyper, pg.hyper.OneOf):
+                return None
+            candidates = [pg.to_json(c) for c in hyper.candidates]
+            slots.append((element.location.keys, candidates))
+        elif element.is_numerical:
+            slots.append((element.location.keys, None))
+        else:
+            return None
+    paths = [_json_path(template, keys) for keys, _ in slots]
+    if any(p is None for p in paths):
+        return None
+
+    def materialize(dna: pg.DNA) -> Any:
+        numbers = dna.to_numbers()
+        tree = copy.deepcopy(template)  # pg.from_json must get a tree of its own.
+        for (keys, candidates), path, number in zip(slots, paths, numbers):
+            chosen = number if candidates is None else copy.deepcopy(candidates[number])
+            _set(tree, path, chosen)
+        return pg.from_json(tree)
+
+    return materialize
+
+
+def _get(value, keys):
+    for key in keys:
+        value = value.sym_getattr(key) if isinstance(value, pg.Object) else value[key]
+    return value
+
+
+def _json_path(tree, keys) -> Optional[List[Any]]:
+    """Maps symbolic key path steps onto the JSON tree (tuples carry a marker)."""
+    path, node = [], tree
+    for key in keys:
+        if isinstance(node, dict) and key in node:
+            path.append(key)
+            node = node[key]
+        elif isinstance(node, list) and isinstance(key, int):
+            offset = 1 if node and node[0] == "__tuple__" else 0
+            if key + offset >= len(node):
+                return None
+            path.append(key + offset)
+            node = node[key + offset]
+        else:
+            return None
+    return path
+
+
+def _set(tree, path, value):
+    for step in path[:-1]:
+        tree = tree[step]
+    tree[path[-1]] = value
