@@ -16,7 +16,7 @@ def _spaces():
         keras.Input(shape=(8, 8, 1)),
         keras.layers.Conv2D(pg.oneof([16, 32]), pg.oneof([(3, 3), (5, 5)]),
                             activation=pg.oneof(["relu", "swish"])),
-        pg.oneof([keras.layers.MaxPooling2D(), keras.layers.AveragePooling2D()]),
+        pg.oneof([keras.layers.MaxPooling2D(), keras.layers.AveragePooling2D(2)]),
         keras.layers.Dense(pg.oneof([4, 8])),
     ])
     return [flat, cnn]
