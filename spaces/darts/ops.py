@@ -130,7 +130,7 @@ class ReLUConvBN(_DartsOp):
         return config
 
 
-class _DepthwisePointwise(keras.layers.Layer):
+class ReLUSepConvBN(keras.layers.Layer):
     """ReLU, depthwise conv (groups = channels), 1x1 conv, batch norm: one half of SepConv."""
 
     def __init__(self, C_out, kernel_size, stride, padding, dilation, affine, **kwargs):
@@ -168,7 +168,7 @@ class DilConv(_DartsOp):
         self.kernel_size = kernel_size
         self.padding = padding
         self.dilation = dilation
-        self.op = _DepthwisePointwise(C_out, kernel_size, stride, padding, dilation, affine)
+        self.op = ReLUSepConvBN(C_out, kernel_size, stride, padding, dilation, affine)
 
     def call(self, x, training=None):
         return self.op(x, training=training)
@@ -197,11 +197,11 @@ class SepConv(_DartsOp):
         self.kernel_size = kernel_size
         self.padding = padding
         self.first = None
-        self.second = _DepthwisePointwise(C_out, kernel_size, 1, padding, 1, affine)
+        self.second = ReLUSepConvBN(C_out, kernel_size, 1, padding, 1, affine)
 
     def build(self, input_shape):
         # The first half keeps the input's channel count, which is known only now.
-        self.first = _DepthwisePointwise(
+        self.first = ReLUSepConvBN(
             input_shape[-1], self.kernel_size, self.stride, self.padding, 1, self.affine)
 
     def call(self, x, training=None):
