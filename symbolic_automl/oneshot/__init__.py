@@ -12,6 +12,7 @@ from symbolic_automl.oneshot.base import (
     backend_module,
 )
 from symbolic_automl.oneshot.choice import ChoicePoint, MixedOp
+from symbolic_automl.oneshot.plotting import plot_architecture_history
 from symbolic_automl.oneshot.supernet import (
     FunctionalSupernet,
     SequentialSupernet,

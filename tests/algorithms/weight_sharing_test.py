@@ -14,7 +14,7 @@ from symbolic_automl import errors  # noqa: E402
 from symbolic_automl import keras as sk  # noqa: E402
 from symbolic_automl.algorithms.weight_sharing import (  # noqa: E402
     DARTS, GDAS, REINFORCE, SPOS)
-from symbolic_automl.oneshot import WeightSharingAlgorithm  # noqa: E402
+from symbolic_automl.oneshot import WeightSharingAlgorithm, plot_architecture_history  # noqa: E402,E501
 
 # The teacher network is the planted DNA of this space: read the second half of the
 # sequence, then max pooling. Student choices that read the other half, or average,
@@ -68,7 +68,7 @@ def test_recovers_the_planted_architecture(name, teacher_data):
         assert arch["layers[3]"]["weights"][0] > 0.55
 
 
-def test_history_is_json_and_records_alpha_per_epoch(teacher_data):
+def test_history_is_json_and_records_alpha_per_epoch(teacher_data, tmp_path):
     x, y = teacher_data
     outcome = DARTS(epochs=3, batch_size=64, loss="mse", steps_per_epoch=4).search(
         planted_space(), (x[:512], y[:512]))
@@ -81,6 +81,12 @@ def test_history_is_json_and_records_alpha_per_epoch(teacher_data):
             assert sum(point["weights"]) == pytest.approx(1.0, abs=1e-5)
     assert history[0]["alphas"] != history[-1]["alphas"]
     assert outcome.dna in [pg.DNA([i, j]) for i in (0, 1) for j in (0, 1)]
+    path = tmp_path / "alphas.png"
+    figure = plot_architecture_history(history, str(path))
+    assert path.stat().st_size > 1000
+    assert len(figure.axes) == 2
+    with pytest.raises(ValueError, match="architecture"):
+        plot_architecture_history([{"epoch": 0}])
 
 
 @pytest.mark.parametrize("algorithm", [DARTS(), DARTS(order=2), GDAS(), REINFORCE(), SPOS()])
