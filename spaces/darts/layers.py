@@ -119,6 +119,21 @@ class CellLayer(keras.layers.Layer):
         """Output channels are `multiplier * channels`."""
         return len(self.concat)
 
+    def build(self, input_shapes):
+        # Explicit so that a loaded model can rebuild the weights before reading them.
+        shape0, shape1 = input_shapes
+        self.preprocess0.build(shape0)
+        self.preprocess1.build(shape1)
+        states = [self.preprocess0.compute_output_shape(shape0),
+                  self.preprocess1.compute_output_shape(shape1)]
+        k = 0
+        for node in self.edges:
+            for _, index in node:
+                self.edge_ops[k].build(states[index])
+                out = self.edge_ops[k].compute_output_shape(states[index])
+                k += 1
+            states.append(out)
+
     def call(self, inputs, training=None):
         s0, s1 = inputs
         states = [self.preprocess0(s0, training=training),
@@ -161,14 +176,20 @@ def _call(op, x, training):
 class AuxiliaryHeadCIFAR(keras.layers.Layer):
     """The reference's auxiliary classifier for 8x8 feature maps.
 
+    `loss_weight` is the weight `DartsKerasModel` gives its loss in training.
+
     ReLU, 5x5 average pool stride 3 (to 2x2), 1x1 conv to 128, BN, ReLU, 2x2 conv to
     768, BN, ReLU, linear to `num_classes`. Larger maps are averaged after the last
     ReLU (identical at 8x8, where the map is 1x1).
     """
 
-    def __init__(self, num_classes: int, **kwargs):
+    def __init__(self, num_classes: int, loss_weight: float = 0.4, **kwargs):
         super().__init__(**kwargs)
+        if not isinstance(loss_weight, (int, float)) or loss_weight < 0:
+            raise ValueError(f"loss_weight must be a number >= 0, got {loss_weight!r}.")
         self.num_classes = num_classes
+        # Kept here rather than on the model so that saved models keep it.
+        self.loss_weight = float(loss_weight)
         self.pool = keras.layers.AveragePooling2D(5, strides=3, padding="valid",
                                                   data_format="channels_last")
         self.conv1 = keras.layers.Conv2D(128, 1, use_bias=False, data_format="channels_last")
@@ -176,6 +197,16 @@ class AuxiliaryHeadCIFAR(keras.layers.Layer):
         self.conv2 = keras.layers.Conv2D(768, 2, use_bias=False, data_format="channels_last")
         self.bn2 = ops.batch_norm(True)
         self.classifier = keras.layers.Dense(num_classes)
+
+    def build(self, input_shape):
+        shape = self.pool.compute_output_shape(input_shape)
+        self.conv1.build(shape)
+        shape = self.conv1.compute_output_shape(shape)
+        self.bn1.build(shape)
+        self.conv2.build(shape)
+        shape = self.conv2.compute_output_shape(shape)
+        self.bn2.build(shape)
+        self.classifier.build((shape[0], shape[-1]))
 
     def call(self, x, training=None):
         x = self.pool(K.relu(x))
@@ -188,7 +219,7 @@ class AuxiliaryHeadCIFAR(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_classes=self.num_classes)
+        config.update(num_classes=self.num_classes, loss_weight=self.loss_weight)
         return config
 
 
@@ -202,12 +233,14 @@ class DartsKerasModel(keras.Model):
     the loss is `loss(y, logits) + auxiliary_weight * loss(y, aux_logits)` in
     training and `loss(y, logits)` in evaluation, and metrics see `logits` only, as
     in the reference's `train.py`. Labels given per output (a list or dict) use
-    Keras' ordinary multi-output behaviour instead.
+    Keras' ordinary multi-output behaviour instead. `auxiliary_weight` is the
+    auxiliary head's `loss_weight`.
     """
 
-    def __init__(self, inputs, outputs, auxiliary_weight: float = 0.0, **kwargs):
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        self.auxiliary_weight = float(auxiliary_weight)
+    @property
+    def auxiliary_weight(self) -> float:
+        head = self.auxiliary_head
+        return 0.0 if head is None else head.loss_weight
 
     @property
     def has_auxiliary(self) -> bool:
@@ -268,11 +301,6 @@ class DartsKerasModel(keras.Model):
         _check_rate(rate)
         for layer in self.drop_path_layers:
             layer.rate.assign(rate)
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(auxiliary_weight=self.auxiliary_weight)
-        return config
 
 
 class DropPathSchedule(keras.callbacks.Callback):

@@ -127,14 +127,13 @@ class DartsNetwork(pg.Object):
             reduction_prev = reduction
             if i == network.auxiliary_index() and network.auxiliary:
                 aux_logits = layers.AuxiliaryHeadCIFAR(
-                    network.num_classes, name="auxiliary_head")(s1)
+                    network.num_classes, loss_weight=network.auxiliary_weight,
+                    name="auxiliary_head")(s1)
         x = keras.layers.GlobalAveragePooling2D(data_format="channels_last",
                                                 name="global_pooling")(s1)
         logits = keras.layers.Dense(network.num_classes, name="logits")(x)
         outputs = logits if aux_logits is None else [logits, aux_logits]
-        return layers.DartsKerasModel(
-            inputs, outputs, auxiliary_weight=network.auxiliary_weight,
-            name="darts_network")
+        return layers.DartsKerasModel(inputs, outputs, name="darts_network")
 
     def to_genotype(self) -> genotype_lib.Genotype:
         """The network's cells in the reference format."""

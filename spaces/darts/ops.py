@@ -110,6 +110,12 @@ class ReLUConvBN(_DartsOp):
             data_format="channels_last")
         self.bn = batch_norm(affine)
 
+    def build(self, input_shape):
+        # Explicit so that a loaded model can rebuild the weights before reading them.
+        shape = self.pad.compute_output_shape(input_shape) if self.pad else input_shape
+        self.conv.build(shape)
+        self.bn.build(self.conv.compute_output_shape(shape))
+
     def call(self, x, training=None):
         x = K.relu(x)
         if self.pad is not None:
@@ -143,11 +149,23 @@ class ReLUSepConvBN(keras.layers.Layer):
             C_out, 1, use_bias=False, data_format="channels_last")
         self.bn = batch_norm(affine)
 
+    def build(self, input_shape):
+        shape = self.pad.compute_output_shape(input_shape) if self.pad else input_shape
+        self.depthwise.build(shape)
+        shape = self.depthwise.compute_output_shape(shape)
+        self.pointwise.build(shape)
+        self.bn.build(self.pointwise.compute_output_shape(shape))
+
     def call(self, x, training=None):
         x = K.relu(x)
         if self.pad is not None:
             x = self.pad(x)
         return self.bn(self.pointwise(self.depthwise(x)), training=training)
+
+    def compute_output_shape(self, input_shape):
+        shape = self.pad.compute_output_shape(input_shape) if self.pad else input_shape
+        return self.pointwise.compute_output_shape(
+            self.depthwise.compute_output_shape(shape))
 
 
 @_register
@@ -169,6 +187,9 @@ class DilConv(_DartsOp):
         self.padding = padding
         self.dilation = dilation
         self.op = ReLUSepConvBN(C_out, kernel_size, stride, padding, dilation, affine)
+
+    def build(self, input_shape):
+        self.op.build(input_shape)
 
     def call(self, x, training=None):
         return self.op(x, training=training)
@@ -203,6 +224,8 @@ class SepConv(_DartsOp):
         # The first half keeps the input's channel count, which is known only now.
         self.first = ReLUSepConvBN(
             input_shape[-1], self.kernel_size, self.stride, self.padding, 1, self.affine)
+        self.first.build(input_shape)
+        self.second.build(self.first.compute_output_shape(input_shape))
 
     def call(self, x, training=None):
         return self.second(self.first(x, training=training), training=training)
@@ -269,6 +292,11 @@ class FactorizedReduce(_DartsOp):
         self.conv_2 = keras.layers.Conv2D(
             C_out // 2, 1, strides=2, use_bias=False, data_format="channels_last")
         self.bn = batch_norm(affine)
+
+    def build(self, input_shape):
+        self.conv_1.build(input_shape)
+        self.conv_2.build(input_shape)
+        self.bn.build(tuple(input_shape[:-1]) + (self.C_out,))
 
     def call(self, x, training=None):
         x = K.relu(x)
