@@ -17,7 +17,7 @@ class Progress:
                                   desc="search", dynamic_ncols=True)
 
     def update(self, trial, best) -> None:
-        logging.info("Trial %d %s: reward=%s metrics=%s%s", trial.id, trial.status,
+        logging.debug("Trial %d %s: reward=%s metrics=%s%s", trial.id, trial.status,
                      trial.reward, _short_metrics(trial.metrics),
                      f" error={trial.error.splitlines()[-1]}" if trial.error else "")
         if self._bar is None:
