@@ -1,0 +1,110 @@
+"""Per-trial overhead of the search loop, side by side with PyGlove and Optuna.
+
+A 20-decision space (15 categorical, 5 float), a trivial evaluator, and
+`--trials` trials per row. Rows:
+  - `sa.search` with a durable SQLite store (propose, materialize, record,
+    feedback), for several algorithms;
+  - raw `pg.sample` with the same algorithms (no records);
+  - Optuna's RandomSampler and TPESampler (ask/tell, in-memory storage).
+Prints ms per trial and the ratio to Optuna's random sampler.
+
+    python benchmarks/overhead.py --trials=2000
+Target (DESIGN.md): <= 1 ms per trial with regularized evolution and durable records.
+"""
+
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+import pyglove as pg
+
+import symbolic_automl as sa
+
+_TRIALS = flags.DEFINE_integer("trials", 2000, "Trials per row.")
+
+CATEGORICAL, FLOATS = 15, 5
+
+
+def make_space():
+    space = pg.Dict({f"c{i}": pg.oneof(list(range(10))) for i in range(CATEGORICAL)})
+    space.update({f"f{i}": pg.floatv(0.0, 1.0) for i in range(FLOATS)})
+    return space
+
+
+def score(model):
+    return sum(model[f"c{i}"] for i in range(CATEGORICAL)) + sum(
+        model[f"f{i}"] for i in range(FLOATS))
+
+
+def algorithms():
+    rows = {
+        "pg.geno.Random": lambda: pg.geno.Random(seed=1),
+        "pg regularized_evolution": lambda: pg.evolution.regularized_evolution(
+            population_size=50, tournament_size=10, seed=1),
+    }
+    try:
+        from symbolic_automl import algorithms as ours  # pylint: disable=g-import-not-at-top
+        for name in ("random", "regularized_evolution", "TPE"):
+            factory = getattr(ours, name, None)
+            if factory is not None:
+                rows[f"sa.algorithms.{name}"] = (lambda f=factory: f(seed=1))
+    except ImportError:
+        pass
+    return rows
+
+
+def time_search(make_algorithm, n):
+    with tempfile.TemporaryDirectory() as root_dir:
+        start = time.perf_counter()
+        sa.search(make_space(), algorithm=make_algorithm(),
+                  evaluator=lambda model, context: {"reward": score(model)},
+                  max_trials=n, root_dir=root_dir, progress=False)
+        return (time.perf_counter() - start) / n * 1e3
+
+
+def time_pg_sample(make_algorithm, n):
+    start = time.perf_counter()
+    for model, feedback in pg.sample(make_space(), make_algorithm(), num_examples=n):
+        feedback(score(model))
+    return (time.perf_counter() - start) / n * 1e3
+
+
+def time_optuna(sampler_name, n):
+    import optuna  # pylint: disable=g-import-not-at-top
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = getattr(optuna.samplers, sampler_name)(seed=1)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    start = time.perf_counter()
+    for _ in range(n):
+        trial = study.ask()
+        model = {f"c{i}": trial.suggest_categorical(f"c{i}", list(range(10)))
+                 for i in range(CATEGORICAL)}
+        model.update({f"f{i}": trial.suggest_float(f"f{i}", 0.0, 1.0) for i in range(FLOATS)})
+        study.tell(trial, score(model))
+    return (time.perf_counter() - start) / n * 1e3
+
+
+def main(argv):
+    del argv
+    n = _TRIALS.value
+    results = []
+    try:
+        results.append(("optuna RandomSampler (in memory)", time_optuna("RandomSampler", n)))
+        results.append(("optuna TPESampler (in memory)", time_optuna("TPESampler", n)))
+    except ImportError:
+        print("optuna is not installed (pip install 'symbolic_automl[benchmarks]'): no peer rows")
+    for name, make in algorithms().items():
+        results.append((f"sa.search + SQLite, {name}", time_search(make, n)))
+        results.append((f"pg.sample (no records), {name}", time_pg_sample(make, n)))
+    baseline = results[0][1] if results[0][0].startswith("optuna Random") else None
+    print(f"\nPer-trial overhead, {CATEGORICAL + FLOATS}-decision space, {n} trials")
+    print(f"{'loop':<58}{'ms/trial':>10}{'vs optuna random':>18}")
+    for name, ms in results:
+        ratio = f"{ms / baseline:.2f}x" if baseline else "-"
+        print(f"{name:<58}{ms:>10.3f}{ratio:>18}")
+
+
+if __name__ == "__main__":
+    app.run(main)
