@@ -63,6 +63,8 @@ class Stepper:
             lambda a_: self._loss(w, nt, a_, x_val, y_val, noise), has_aux=True)(a)
         return val_loss, nt, g_a
 
+    # The unrolled weights are w - ξ (∇w L_train + weight decay · w); unlike the
+    # reference they leave out SGD's momentum buffer (ξ = 0 is first order either way).
     def _second_order(self, w, nt, a, x_tr, y_tr, x_val, y_val, noise, xi):
         train_loss_of = lambda w_, a_: self._loss(w_, nt, a_, x_tr, y_tr, noise)[0]
         g_train = jax.grad(train_loss_of)(w, a)

@@ -62,6 +62,8 @@ class Stepper:
     def _first_order(self, x_val, y_val, noise):
         return self._grads(lambda: self._loss(x_val, y_val, noise), self.alphas)
 
+    # The unrolled weights are w - ξ (∇w L_train + weight decay · w); unlike the
+    # reference they leave out SGD's momentum buffer (ξ = 0 is first order either way).
     def _second_order(self, x_tr, y_tr, x_val, y_val, noise, xi):
         weights = self.weights
         backup = [tf.identity(w) for w in weights]
