@@ -1,0 +1,257 @@
+"""A flat, fast view of a `pg.DNASpec` for algorithms that work decision by decision.
+
+PyGlove's `DNA` objects are symbolic and slow to build (~0.3 ms per node), so the
+algorithms in this package keep candidates as *assignments*: plain dicts
+`{decision id: value}` holding only the decisions that are active (a decision
+under an unchosen `oneof` branch is absent). A `Genome` is compiled once from the
+spec in `Algorithm._setup` and converts between assignments and `pg.DNA`.
+
+Example::
+
+    genome = Genome(pg.dna_spec(pg.Dict(a=pg.oneof([1, 2]), b=pg.floatv(0., 1.))))
+    assignment = genome.sample(random.Random(1))     # {'a': 1, 'b': 0.13...}
+    dna = genome.to_dna(assignment)                   # DNA([1, 0.13...])
+    assert genome.assignment(dna) == assignment
+"""
+
+import dataclasses
+import math
+import random as random_lib
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import pyglove as pg
+
+from symbolic_automl.errors import DNAMismatchError, SearchSpaceError
+
+Assignment = Dict[str, Any]
+
+
+@dataclasses.dataclass(eq=False)
+class Decision:
+    """One decision point of the spec, flattened.
+
+    Attributes:
+        id: the decision's id, as in `dna.to_dict('id', 'value')`.
+        index: position in `Genome.decisions` (DFS order of the spec).
+        num_candidates: number of candidates of a categorical decision; 0 for a float.
+        low, high: range of a float decision (in the log domain when `log_scale`).
+        log_scale: whether the float's spec asked for a log scale.
+        group: the decisions of one `manyof` (shared by its slots), else None.
+        distinct, sorted: the `manyof` constraints of the group.
+        parent: the categorical decision this one is conditional on, or None.
+        parent_value: the parent's candidate index that activates this decision.
+        spec: the pyglove decision point.
+    """
+
+    id: str
+    index: int
+    num_candidates: int
+    low: float = 0.0
+    high: float = 0.0
+    log_scale: bool = False
+    group: Optional[List["Decision"]] = None
+    distinct: bool = False
+    sorted: bool = False
+    parent: Optional["Decision"] = None
+    parent_value: Optional[int] = None
+    spec: Any = None
+
+    @property
+    def is_categorical(self) -> bool:
+        return self.num_candidates > 0
+
+    def to_internal(self, value: float) -> float:
+        """Maps a float decision's value to the domain algorithms model it in."""
+        return math.log(value) if self.log_scale else value
+
+    def from_internal(self, value: float) -> float:
+        value = math.exp(value) if self.log_scale else value
+        # exp(log(x)) may land a hair outside the range pyglove checks.
+        return min(max(value, self.spec.min_value), self.spec.max_value)
+
+
+# Compiled spec tree, kept as tuples for speed:
+#   ("space", [child nodes])
+#   ("choices", [Decision per slot], [candidate node per candidate index])
+#   ("float", Decision)
+_EMPTY = object()
+
+
+class Genome:
+    """Compiled view of a `pg.DNASpec`: sampling, DNA <-> assignment, validation.
+
+    Args:
+        dna_spec: the search space's genotype (`pg.dna_spec(space)`).
+
+    Raises:
+        SearchSpaceError: the spec holds a custom decision point (`pg.evolve`),
+            which decision-wise algorithms cannot model.
+    """
+
+    def __init__(self, dna_spec: pg.DNASpec):
+        self.dna_spec = dna_spec
+        self.decisions: List[Decision] = []
+        self._root = self._compile(dna_spec, parent=None, parent_value=None)
+
+    # ----------------------------------------------------------------- compile
+
+    def _compile(self, spec, parent, parent_value):
+        if spec.is_space:
+            return ("space", [self._compile(e, parent, parent_value) for e in spec.elements])
+        if spec.is_categorical:
+            slot_specs = [spec] if spec.num_choices == 1 else list(spec.choice_specs)
+            slots = []
+            for slot_spec in slot_specs:
+                decision = Decision(
+                    id=str(slot_spec.id), index=len(self.decisions),
+                    num_candidates=len(slot_spec.candidates),
+                    distinct=bool(spec.distinct) and spec.num_choices > 1,
+                    sorted=bool(spec.sorted) and spec.num_choices > 1,
+                    parent=parent, parent_value=parent_value, spec=slot_spec)
+                self.decisions.append(decision)
+                slots.append(decision)
+            for decision in slots:
+                decision.group = slots if len(slots) > 1 else None
+            # Each slot has its own candidate subtrees (their decision ids differ).
+            candidates = [
+                [self._compile(c, slot, i) for i, c in enumerate(slot.spec.candidates)]
+                for slot in slots
+            ]
+            return ("choices", slots, candidates)
+        if spec.is_numerical:
+            log_scale = spec.scale in ("log", "rlog")
+            low, high = spec.min_value, spec.max_value
+            if log_scale:
+                low, high = math.log(low), math.log(high)
+            decision = Decision(
+                id=str(spec.id), index=len(self.decisions), num_candidates=0,
+                low=low, high=high, log_scale=log_scale,
+                parent=parent, parent_value=parent_value, spec=spec)
+            self.decisions.append(decision)
+            return ("float", decision)
+        raise SearchSpaceError(
+            f"decision point {spec.id!s} is a {type(spec).__name__}; the algorithms in "
+            "symbolic_automl.algorithms handle oneof/manyof/floatv decisions only "
+            "(use a pyglove algorithm for pg.evolve/custom decision points)")
+
+    # ---------------------------------------------------------------- sampling
+
+    def sample(self, rng: random_lib.Random,
+               chooser: Optional[Callable[[Decision, random_lib.Random, Assignment], Any]] = None,
+               base: Optional[Assignment] = None) -> Assignment:
+        """Returns a complete assignment of the active decisions.
+
+        Args:
+            rng: the random generator to draw from.
+            chooser: `(decision, rng, partial_assignment) -> value` picks a value
+                for one decision (default: uniform). For a manyof slot it must
+                return a candidate index not yet taken when the group is distinct.
+            base: an assignment whose values are kept where the decision is
+                active (used to repair a mutated assignment: decisions that a
+                changed parent activates are sampled, stale ones dropped).
+        """
+        out: Assignment = {}
+        self._sample_node(self._root, rng, chooser or uniform_choice, base or {}, out)
+        return out
+
+    def _sample_node(self, node, rng, chooser, base, out):
+        kind = node[0]
+        if kind == "space":
+            for child in node[1]:
+                self._sample_node(child, rng, chooser, base, out)
+        elif kind == "float":
+            decision = node[1]
+            value = base.get(decision.id)
+            out[decision.id] = chooser(decision, rng, out) if value is None else value
+        else:
+            slots, candidates = node[1], node[2]
+            kept = [base.get(d.id) for d in slots]
+            if len(slots) > 1 and (slots[0].distinct or slots[0].sorted):
+                # A group is kept only whole, so that repairs cannot break distinctness.
+                if any(v is None for v in kept) or not _group_valid(slots[0], kept):
+                    kept = [None] * len(slots)
+            for decision, value in zip(slots, kept):
+                out[decision.id] = chooser(decision, rng, out) if value is None else value
+            if slots[0].sorted:
+                values = sorted(out[d.id] for d in slots)
+                for decision, value in zip(slots, values):
+                    out[decision.id] = value
+            for slot_index, decision in enumerate(slots):
+                self._sample_node(
+                    candidates[slot_index][out[decision.id]], rng, chooser, base, out)
+
+    # -------------------------------------------------------------- conversion
+
+    def to_dna(self, assignment: Assignment) -> pg.DNA:
+        """Builds the `pg.DNA` of a complete assignment, spec attached."""
+        nested = self._nested(self._root, assignment)
+        # Type checks dominate DNA construction; the nested value is built here
+        # from the spec, and `use_spec` still checks it against the spec.
+        with pg.symbolic.enable_type_check(False):
+            dna = pg.DNA(None if nested is _EMPTY else nested)
+        return dna.use_spec(self.dna_spec)
+
+    def _nested(self, node, assignment):
+        kind = node[0]
+        if kind == "space":
+            parts = [p for p in (self._nested(c, assignment) for c in node[1]) if p is not _EMPTY]
+            if not parts:
+                return _EMPTY
+            return parts[0] if len(parts) == 1 else parts
+        if kind == "float":
+            return float(assignment[node[1].id])
+        slots, candidates = node[1], node[2]
+        values = []
+        for slot_index, decision in enumerate(slots):
+            index = assignment[decision.id]
+            child = self._nested(candidates[slot_index][index], assignment)
+            values.append(index if child is _EMPTY else (index, child))
+        return values[0] if len(values) == 1 else values
+
+    def assignment(self, dna: pg.DNA) -> Assignment:
+        """Returns the assignment of a DNA (which must fit this genome's spec)."""
+        if dna.spec is None:
+            dna = dna.use_spec(self.dna_spec)
+        try:
+            return dict(dna.to_dict("id", "value"))
+        except Exception as e:  # pyglove raises several types on a foreign DNA.
+            raise DNAMismatchError(
+                f"DNA {dna!r} does not fit the algorithm's DNASpec: {e}") from e
+
+    def active(self, decision: Decision, assignment: Assignment) -> bool:
+        return decision.id in assignment
+
+    @staticmethod
+    def key(assignment: Assignment) -> Tuple:
+        """A hashable identity of an assignment (for duplicate detection)."""
+        return tuple(sorted(assignment.items()))
+
+    def validate(self, dna: pg.DNA) -> None:
+        """Raises DNAMismatchError if the DNA does not fit the spec."""
+        try:
+            self.dna_spec.validate(dna)
+        except Exception as e:
+            raise DNAMismatchError(f"DNA {dna!r} does not fit the DNASpec: {e}") from e
+
+    def space_size(self) -> float:
+        """Number of distinct DNAs; `inf` when there is a float decision."""
+        if any(not d.is_categorical for d in self.decisions):
+            return math.inf
+        return self.dna_spec.space_size
+
+
+def _group_valid(decision: Decision, values) -> bool:
+    if decision.distinct and len(set(values)) != len(values):
+        return False
+    return not decision.sorted or list(values) == sorted(values)
+
+
+def uniform_choice(decision: Decision, rng: random_lib.Random, partial: Assignment):
+    """Default chooser: a uniform value, honouring a manyof group's distinctness."""
+    if not decision.is_categorical:
+        return decision.from_internal(rng.uniform(decision.low, decision.high))
+    if decision.distinct:
+        taken = {partial[d.id] for d in decision.group if d.id in partial and d is not decision}
+        free = [i for i in range(decision.num_candidates) if i not in taken]
+        return rng.choice(free)
+    return rng.randrange(decision.num_candidates)
