@@ -259,6 +259,22 @@ def test_search_records_infeasible_samples_with_their_reason():
             assert "'none' exists only in the weight-sharing supernet" in str(trial.error)
 
 
+def test_keras_evaluator_trains_samples_on_digits_through_search():
+    from symbolic_automl import data
+    (x, y), validation = data.load("digits", limit=128)
+    space = darts.darts_space(channels=4, num_cells=3, num_classes=10,
+                              input_shape=(8, 8, 1), drop_path_prob=0.1)
+    evaluator = sa.KerasEvaluator(
+        x, y, validation_data=validation, steps_per_epoch=2,
+        training=sa.Training(epochs=1, batch_size=32, loss=keras.losses.
+                             SparseCategoricalCrossentropy(from_logits=True)))
+    result = sa.search(space, algorithm=pg.geno.Random(seed=0), evaluator=evaluator,
+                       max_trials=1, progress=False)
+    assert [t.status for t in result.trials] == ["completed"], [
+        t.error for t in result.trials]
+    assert all(0.0 <= t.metrics["val_accuracy"] <= 1.0 for t in result.trials)
+
+
 # ---------------------------------------------------------------- space and genotypes
 
 
@@ -325,3 +341,33 @@ def test_genotype_parsing_rejects_code_and_bad_shapes():
             darts.parse_genotype(text)
     with pytest.raises(errors.DNAMismatchError, match="not in the given DARTS space"):
         darts.genotype_to_dna(darts.DARTS_V2, darts.darts_space(primitives=["skip_connect"]))
+
+
+_JAX_SCRIPT = """
+import numpy as np, keras
+from symbolic_automl.spaces import darts
+assert keras.backend.backend() == "jax"
+net = darts.DartsNetwork.from_genotype(
+    darts.DARTS_V2, channels=4, num_cells=3, num_classes=5, input_shape=(32, 32, 3))
+model = net.to_keras()
+model.compile(keras.optimizers.SGD(0.01),
+              keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+rng = np.random.RandomState(0)
+loss = model.fit(rng.rand(4, 32, 32, 3).astype("float32"), rng.randint(0, 5, 4),
+                 verbose=0).history["loss"][0]
+assert np.isfinite(loss), loss
+print("PARAMS", darts.DartsNetwork.from_genotype(darts.DARTS_V2).to_keras()
+      .count_trainable_params())
+"""
+
+
+@pytest.mark.slow
+def test_network_trains_and_counts_the_same_on_the_jax_backend():
+    import subprocess
+    import sys
+    pytest.importorskip("jax")
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run([sys.executable, "-c", _JAX_SCRIPT], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "PARAMS 3349342" in done.stdout
