@@ -1,1 +1,25 @@
-"""Search algorithms, installed as `symbolic_automl.algorithms`."""
+"""Search algorithms, installed as `symbolic_automl.algorithms`.
+
+Every algorithm is a `pg.DNAGenerator`: it sees only the space's `pg.DNASpec`
+and proposes `pg.DNA`s. Example::
+
+    from symbolic_automl import algorithms as sa
+    result = symbolic_automl.search(space, algorithm=sa.TPE(seed=1), ...)
+
+Early-stopping policies live in `sa.early_stopping`; `sa.conformance` checks a
+new algorithm (see docs/algorithms.md).
+"""
+
+from . import conformance
+from . import early_stopping
+from .base import Algorithm, dominates, pareto_front
+from .evolution import (
+    Evolution,
+    ParetoTournamentEvolution,
+    evolution_with_rejection,
+    pareto_tournament_evolution,
+)
+from .genome import Genome
+from .pyglove_algorithms import grid, hill_climb, neat, nsga2, random, regularized_evolution
+from .rejection import Rejection, keras_proxy_check, with_rejection
+from .tpe import TPE
