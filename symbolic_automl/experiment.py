@@ -30,6 +30,7 @@ from absl import logging
 import pyglove as pg
 
 from symbolic_automl import errors
+from symbolic_automl import executors
 from symbolic_automl import export
 from symbolic_automl import reporting
 from symbolic_automl import space as space_lib
@@ -50,6 +51,7 @@ def search(space: Any,
            early_stopping: Optional[pg.tuning.EarlyStoppingPolicy] = None,
            max_consecutive_failures: int = 5,
            keep_models: int = 3,
+           executor: Optional[Any] = None,
            progress: bool = True) -> trial_lib.Result:
     """Searches `space` with `algorithm`, scoring candidates with `evaluator`.
 
@@ -72,6 +74,9 @@ def search(space: Any,
       max_consecutive_failures: stop with `TooManyFailuresError` after this
         many failed trials in a row.
       keep_models: how many best trained `.keras` models to keep on disk.
+      executor: where evaluations run: `executors.InProcess()` (default) or
+        `executors.WorkerProcess(trials_per_worker=...)`, which keeps memory flat
+        over long searches.
       progress: show a progress bar.
 
     Returns:
@@ -82,7 +87,8 @@ def search(space: Any,
     objectives = _objectives(objective, evaluator)
     directions = _directions(direction, len(objectives))
     experiment = _Experiment(space, algorithm, evaluator, root_dir, objectives, directions,
-                             early_stopping, max_consecutive_failures, keep_models)
+                             early_stopping, max_consecutive_failures, keep_models,
+                             executor or executors.InProcess())
     try:
         if _is_weight_sharing(algorithm):
             experiment.run_weight_sharing()
@@ -123,7 +129,8 @@ class _Experiment:
     """One search's state: space, store, algorithm, and the trial loop."""
 
     def __init__(self, space, algorithm, evaluator, root_dir, objectives, directions,
-                 early_stopping, max_consecutive_failures, keep_models):
+                 early_stopping, max_consecutive_failures, keep_models, executor):
+        self.executor = executor
         self.user_space = space_lib.Space(space)
         training = getattr(evaluator, "training", None)
         if training is not None and not pg.is_deterministic(training) \
@@ -147,6 +154,7 @@ class _Experiment:
         self._running_trial: Optional[trial_lib.Trial] = None
 
     def close(self):
+        self.executor.close()
         self.store.close()
 
     def result(self) -> trial_lib.Result:
@@ -250,7 +258,7 @@ class _Experiment:
         try:
             model = self.space.materialize(trial.dna)
             trial.model_json = _model_json(model, self.space, trial.dna)
-            metrics = self.evaluator(model, context)
+            metrics = self.executor.evaluate(self.evaluator, model, context)
             trial.metrics = _check_metrics(metrics)
             trial.reward = self._reward(trial.metrics)
             trial.status = trial_lib.STOPPED if context.should_stop() else trial_lib.COMPLETED
