@@ -72,6 +72,7 @@ def keras_proxy_check(x, y, steps: int = 100, batch_size: int = 32,
                       validation_data: Optional[tuple] = None,
                       metric: str = "accuracy",
                       optimizer: str = "adam",
+                      learning_rate: float = 1e-2,
                       loss: str = "sparse_categorical_crossentropy") -> Check:
     """A check that trains the model `steps` steps and returns its accuracy.
 
@@ -81,7 +82,8 @@ def keras_proxy_check(x, y, steps: int = 100, batch_size: int = 32,
         batch_size: examples per step.
         validation_data: `(x, y)` to score on (default: the training subset).
         metric: the compiled metric returned.
-        optimizer, loss: used when the model is not compiled yet.
+        optimizer, learning_rate, loss: used when the model is not compiled yet
+            (a short proxy run wants a higher learning rate than Keras' default).
 
     Returns:
         `(model, context) -> float`.
@@ -99,7 +101,11 @@ def keras_proxy_check(x, y, steps: int = 100, batch_size: int = 32,
 
         keras_model = to_keras(model)
         if not getattr(keras_model, "compiled", False):
-            keras_model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
+            import keras  # pylint: disable=g-import-not-at-top  (evaluator side only)
+
+            keras_optimizer = keras.optimizers.get(optimizer)
+            keras_optimizer.learning_rate = learning_rate
+            keras_model.compile(optimizer=keras_optimizer, loss=loss, metrics=[metric])
         num_batches = max(1, len(x) // batch_size)
         epochs = max(1, -(-steps // num_batches))
         keras_model.fit(x, y, batch_size=batch_size, epochs=epochs,
