@@ -210,9 +210,9 @@ class Genome:
 
     def assignment(self, dna: pg.DNA) -> Assignment:
         """Returns the assignment of a DNA (which must fit this genome's spec)."""
-        if dna.spec is None:
-            dna = dna.use_spec(self.dna_spec)
         try:
+            if dna.spec is None:
+                dna = dna.use_spec(self.dna_spec)
             return dict(dna.to_dict("id", "value"))
         except Exception as e:  # pyglove raises several types on a foreign DNA.
             raise DNAMismatchError(
