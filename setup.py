@@ -33,9 +33,10 @@ setuptools.setup(
     extras_require={
         # Offline data for the demos and tests (scikit-learn's bundled digits), plots.
         "demos": ["scikit-learn", "matplotlib"],
-        "test": ["scikit-learn", "matplotlib", "pytest", "pytest-timeout"],
+        "test": ["scikit-learn", "matplotlib", "pytest", "pytest-timeout", "nas-bench-graph"],
         "benchmarks": ["optuna", "nas-bench-graph", "scikit-learn"],
-        "ray": ["ray"],
+        # The JAX backend (KERAS_BACKEND=jax): weight-sharing steps, GPU throughput.
+        "jax": ["jax"],
     },
     entry_points={
         "console_scripts": ["symbolic-automl=symbolic_automl.cli:run_main"],
