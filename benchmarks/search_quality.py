@@ -1,0 +1,423 @@
+"""Search quality on NAS-Bench-Graph: our algorithms beside Optuna's samplers.
+
+Every algorithm searches `spaces.nasbench_graph` (5 categorical decisions,
+59,049 DNAs, 26,206 distinct architectures) on cora, citeseer and pubmed, with
+the table's validation accuracy as reward, for several seeds. A cell is the mean
+regret ± standard error over seeds, in accuracy points:
+
+    regret = (best test accuracy in the table)
+             - (test accuracy of the best-by-validation architecture found)
+
+The "floor" row is the regret of the table's own best-by-validation
+architecture: no search that selects by validation accuracy can do better on
+average.
+
+How the runs are driven (the same rules as `symbolic_automl.search`, without
+its per-trial store, which is measured by `benchmarks/overhead.py`):
+
+* each algorithm is a `pg.DNAGenerator`: `setup(dna_spec)`, then `propose()`
+  and `feedback(dna, reward)`; a proposal that is not in the table (the
+  all-``skip`` architecture) is infeasible: it gets `feedback_infeasible(dna)`
+  if the algorithm has that method, else nothing;
+* every proposal, feasible or not (duplicates too), counts against the budget;
+* multi-objective algorithms (NSGA-II, Pareto tournament evolution) get the
+  1-tuple `(val_accuracy,)`;
+* Optuna's samplers use ask/tell with one `suggest_categorical` per decision;
+  an infeasible trial is told with the state `FAIL` (TPE then ignores it);
+* validation accuracies are rounded to 6 decimals (the tables hold means of
+  runs whose float noise, ~1e-16, would otherwise break ties); among equally
+  good architectures found, the first one found is kept (as `Result.best`);
+  the floor averages the test accuracy of the table's tied best ones;
+* one run of the largest budget per (algorithm, dataset, seed); the result at a
+  smaller budget is its prefix. No algorithm is told the budget, so this is the
+  same as a separate run with that budget.
+
+    python benchmarks/search_quality.py                   # 20 seeds, budgets 100 and 300
+    python benchmarks/search_quality.py --seeds 5 --budgets 50 --datasets cora
+"""
+
+import argparse
+import collections
+import json
+import math
+import multiprocessing
+import os
+import sys
+import time
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import pyglove as pg
+
+from symbolic_automl.spaces import nasbench_graph as nbg
+
+DEFAULT_DATASETS = ("cora", "citeseer", "pubmed")
+DEFAULT_BUDGETS = (100, 300)
+DEFAULT_SEEDS = 20
+RESULTS_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "results", "search_quality.md")
+VAL_DECIMALS = 6
+
+# Rows whose proposals do not depend on the seed: run once, the same regret for every seed.
+DETERMINISTIC_ROWS = ("sa.grid",)
+
+OPTUNA_TPE = "optuna.TPESampler"
+OPTUNA_RANDOM = "optuna.RandomSampler"
+
+
+# ------------------------------------------------------------------ algorithms
+
+def algorithm_factories() -> Dict[str, Callable[[int], object]]:
+    """Row name -> `make(seed)`: every algorithm of ours that exists, PyGlove's, Optuna's.
+
+    A factory returns a `pg.DNAGenerator`, or the name of an Optuna sampler.
+    """
+    rows = collections.OrderedDict()
+    try:
+        from symbolic_automl import algorithms as sa  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        sa = None
+    # sa.random *is* pg.geno.Random(seed), and sa.regularized_evolution is
+    # PyGlove's regularized evolution with a seeded mutator: one row each for both.
+    ours = [
+        ("sa.random = pg.geno.Random", "random", {}),
+        ("sa.grid", "grid", None),
+        ("sa.regularized_evolution = pg.evolution.regularized_evolution",
+         "regularized_evolution", {}),
+        ("sa.evolution_with_rejection", "evolution_with_rejection", {}),
+        ("sa.pareto_tournament_evolution", "pareto_tournament_evolution", {}),
+        ("sa.hill_climb", "hill_climb", {}),
+        ("sa.nsga2", "nsga2", {}),
+        ("sa.neat", "neat", {}),
+        ("sa.TPE", "TPE", {}),
+    ]
+    for row, name, kwargs in ours:
+        factory = getattr(sa, name, None) if sa is not None else None
+        if factory is None:
+            continue
+        if kwargs is None:  # Deterministic: the seed changes nothing.
+            rows[row] = lambda seed, f=factory: f()
+        else:
+            rows[row] = lambda seed, f=factory: f(seed=seed)
+    if sa is None:
+        rows["pg.geno.Random"] = lambda seed: pg.geno.Random(seed=seed)
+        rows["pg.evolution.regularized_evolution"] = (
+            lambda seed: pg.evolution.regularized_evolution(seed=seed))
+    try:
+        import optuna  # pylint: disable=import-outside-toplevel,unused-import
+        rows[OPTUNA_TPE] = lambda seed: OPTUNA_TPE
+        rows[OPTUNA_RANDOM] = lambda seed: OPTUNA_RANDOM
+    except ImportError:
+        pass
+    return rows
+
+
+# ---------------------------------------------------------------------- tables
+
+class Table:
+    """One dataset's lookup: DNA tuple -> (rounded val accuracy, test accuracy)."""
+
+    def __init__(self, dataset: str):
+        self.dataset = dataset
+        self.space = nbg.nasbench_graph_space(dataset)
+        self.dna_spec = pg.dna_spec(self.space)
+        self.entries = {dna: (round(val, VAL_DECIMALS), test)
+                        for dna, (val, test) in nbg.dna_table(dataset).items()}
+        raw = [(round(float(e["valid_perf"]), VAL_DECIMALS), float(e["perf"]))
+               for e in nbg.load_table(dataset).values()]
+        self.best_test = max(test for _, test in raw)
+        best_val = max(val for val, _ in raw)
+        tied = [test for val, test in raw if val == best_val]
+        self.floor = 100.0 * (self.best_test - sum(tied) / len(tied))
+
+    def regret(self, test_accuracy: float) -> float:
+        """Regret in accuracy points of selecting an architecture with this test accuracy."""
+        return 100.0 * (self.best_test - test_accuracy)
+
+
+_TABLES: Dict[str, Table] = {}
+
+
+def get_table(dataset: str) -> Table:
+    if dataset not in _TABLES:
+        _TABLES[dataset] = Table(dataset)
+    return _TABLES[dataset]
+
+
+# --------------------------------------------------------------------- drivers
+
+History = List[Optional[Tuple[float, float]]]  # per proposal: (val, test), None if infeasible
+
+
+def run_generator(algorithm: pg.DNAGenerator, table: Table, budget: int) -> History:
+    """Drives a `pg.DNAGenerator` for `budget` proposals with the search loop's rules."""
+    algorithm.setup(table.dna_spec)
+    multi_objective = bool(getattr(algorithm, "multi_objective", False))
+    tell_infeasible = getattr(algorithm, "feedback_infeasible", None)
+    history: History = []
+    for _ in range(budget):
+        try:
+            dna = algorithm.propose()
+        except StopIteration:
+            break
+        entry = table.entries.get(tuple(dna.to_numbers()))
+        history.append(entry)
+        if entry is None:
+            if tell_infeasible is not None:
+                tell_infeasible(dna)
+        else:
+            algorithm.feedback(dna, (entry[0],) if multi_objective else entry[0])
+    return history
+
+
+def run_optuna(sampler_name: str, seed: int, table: Table, budget: int) -> History:
+    """Optuna's sampler through ask/tell; infeasible trials are told as FAIL."""
+    import optuna  # pylint: disable=import-outside-toplevel
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if sampler_name == OPTUNA_TPE:
+        sampler = optuna.samplers.TPESampler(seed=seed)
+    else:
+        sampler = optuna.samplers.RandomSampler(seed=seed)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
+    decisions = [(f"d{i}", len(point.candidates))
+                 for i, point in enumerate(table.dna_spec.decision_points)]
+    history: History = []
+    for _ in range(budget):
+        trial = study.ask()
+        key = tuple(trial.suggest_categorical(name, list(range(n))) for name, n in decisions)
+        entry = table.entries.get(key)
+        history.append(entry)
+        if entry is None:
+            study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        else:
+            study.tell(trial, entry[0])
+    return history
+
+
+def regrets_at(history: History, table: Table, budgets: Sequence[int]) -> Dict[int, float]:
+    """Regret of the best-by-validation architecture among the first `b` proposals."""
+    result = {}
+    best = None
+    budgets = sorted(budgets)
+    next_budget = 0
+    for step, entry in enumerate(history, start=1):
+        if entry is not None and (best is None or entry[0] > best[0]):
+            best = entry
+        while next_budget < len(budgets) and budgets[next_budget] == step:
+            result[budgets[next_budget]] = table.regret(best[1]) if best else math.nan
+            next_budget += 1
+    for budget in budgets[next_budget:]:  # The algorithm stopped early.
+        result[budget] = table.regret(best[1]) if best else math.nan
+    return result
+
+
+def _run_one(task):
+    row, dataset, seed, budgets = task
+    make = algorithm_factories()[row]
+    table = get_table(dataset)
+    start = time.perf_counter()
+    algorithm = make(seed)
+    if isinstance(algorithm, str):
+        history = run_optuna(algorithm, seed, table, max(budgets))
+    else:
+        history = run_generator(algorithm, table, max(budgets))
+    elapsed = time.perf_counter() - start
+    infeasible = sum(entry is None for entry in history)
+    return row, dataset, seed, regrets_at(history, table, budgets), elapsed, infeasible
+
+
+# ------------------------------------------------------------------- benchmark
+
+def run_benchmark(datasets: Sequence[str] = DEFAULT_DATASETS,
+                  budgets: Sequence[int] = DEFAULT_BUDGETS,
+                  seeds: int = DEFAULT_SEEDS,
+                  rows: Optional[Sequence[str]] = None,
+                  processes: int = 2) -> dict:
+    """Runs every (algorithm, dataset, seed) and returns the summary.
+
+    Returns:
+        {"regrets": {budget: {row: {dataset: [regret per seed]}}},
+         "floor": {dataset: regret}, "best_test": {dataset: accuracy},
+         "seconds": {row: total run time}, "infeasible": {row: count}, ...}.
+    """
+    factories = algorithm_factories()
+    rows = list(rows) if rows is not None else list(factories)
+    unknown = [row for row in rows if row not in factories]
+    if unknown:
+        raise ValueError(f"Unknown algorithm rows {unknown}; expected some of {list(factories)}.")
+    budgets = sorted(set(int(b) for b in budgets))
+    if not budgets or budgets[0] < 1:
+        raise ValueError(f"budgets must be positive ints, got {budgets}.")
+    tasks = [(row, dataset, seed, budgets)
+             for row in rows for dataset in datasets
+             for seed in range(1 if row in DETERMINISTIC_ROWS else seeds)]
+    regrets = {b: {row: {d: [None] * seeds for d in datasets} for row in rows} for b in budgets}
+    seconds = collections.Counter()
+    infeasible = collections.Counter()
+    start = time.perf_counter()
+    if processes > 1:
+        with multiprocessing.get_context("fork").Pool(processes) as pool:
+            outcomes = list(pool.imap_unordered(_run_one, tasks, chunksize=4))
+    else:
+        outcomes = [_run_one(task) for task in tasks]
+    for row, dataset, seed, by_budget, elapsed, num_infeasible in outcomes:
+        copies = seeds if row in DETERMINISTIC_ROWS else 1
+        for budget, regret in by_budget.items():
+            for copy in range(copies):
+                regrets[budget][row][dataset][seed + copy] = regret
+        seconds[row] += elapsed * copies
+        infeasible[row] += num_infeasible * copies
+    tables = {d: get_table(d) for d in datasets}
+    return {
+        "datasets": list(datasets), "budgets": budgets, "seeds": seeds, "rows": rows,
+        "regrets": regrets,
+        "floor": {d: t.floor for d, t in tables.items()},
+        "best_test": {d: t.best_test for d, t in tables.items()},
+        "seconds": dict(seconds), "infeasible": dict(infeasible),
+        "wall_seconds": time.perf_counter() - start,
+    }
+
+
+def mean_stderr(values: Sequence[float]) -> Tuple[float, float]:
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    n = len(values)
+    if n == 0:
+        return math.nan, math.nan
+    mean = sum(values) / n
+    if n == 1:
+        return mean, 0.0
+    variance = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, math.sqrt(variance / n)
+
+
+def summarize(results: dict) -> dict:
+    """{budget: {row: {dataset: (mean, stderr)}, "_average": {row: mean over datasets}}}."""
+    summary = {}
+    for budget in results["budgets"]:
+        cells = {row: {d: mean_stderr(results["regrets"][budget][row][d])
+                       for d in results["datasets"]}
+                 for row in results["rows"]}
+        summary[budget] = cells
+    return summary
+
+
+def goal_checks(results: dict) -> List[str]:
+    """The issue's goals, one line each: met or not, with the numbers."""
+    summary = summarize(results)
+    lines = []
+    ours = [row for row in results["rows"] if row.startswith("sa.")]
+    random_row = _row_starting(results["rows"], "sa.random")
+    evolution_row = _row_starting(results["rows"], "sa.regularized_evolution")
+    for budget in results["budgets"]:
+        average = {row: sum(summary[budget][row][d][0] for d in results["datasets"])
+                   / len(results["datasets"]) for row in results["rows"]}
+        if ours and OPTUNA_TPE in average:
+            best = min(ours, key=lambda row: average[row])
+            met = average[best] < average[OPTUNA_TPE]
+            lines.append(f"budget {budget}: our best ({best}, {average[best]:.3f}) "
+                         f"{'<' if met else '>='} {OPTUNA_TPE} ({average[OPTUNA_TPE]:.3f}) "
+                         f"mean regret over datasets: {'met' if met else 'NOT met'}")
+        if evolution_row and random_row:
+            evo, rnd = average[evolution_row], average[random_row]
+            lines.append(f"budget {budget}: regularized evolution ({evo:.3f}) "
+                         f"{'<' if evo < rnd else '>='} random ({rnd:.3f}): "
+                         f"{'met' if evo < rnd else 'NOT met'}")
+    return lines
+
+
+def _row_starting(rows: Sequence[str], prefix: str) -> Optional[str]:
+    return next((row for row in rows if row.split(" ")[0] == prefix), None)
+
+
+def format_tables(results: dict, markdown: bool = False) -> str:
+    """One table per budget: rows = algorithms, columns = datasets, + floor row."""
+    summary = summarize(results)
+    datasets = results["datasets"]
+    out = []
+    for budget in results["budgets"]:
+        header = ["algorithm"] + datasets + ["mean"]
+        body = []
+        for row in results["rows"]:
+            cells = summary[budget][row]
+            mean = sum(cells[d][0] for d in datasets) / len(datasets)
+            body.append([row] + [f"{cells[d][0]:.3f} ± {cells[d][1]:.3f}" for d in datasets]
+                        + [f"{mean:.3f}"])
+        floor = [results["floor"][d] for d in datasets]
+        body.append(["floor (table's best by val)"] + [f"{f:.3f}" for f in floor]
+                    + [f"{sum(floor) / len(floor):.3f}"])
+        title = (f"Budget {budget}: mean regret in test-accuracy points ± stderr over "
+                 f"{results['seeds']} seeds (lower is better)")
+        if markdown:
+            out.append(f"### {title}\n")
+            out.append("| " + " | ".join(header) + " |")
+            out.append("|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|")
+            out.extend("| " + " | ".join(line) + " |" for line in body)
+        else:
+            widths = [max(len(str(line[i])) for line in [header] + body)
+                      for i in range(len(header))]
+            out.append(title)
+            out.append("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+            out.extend("  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in body)
+        out.append("")
+    return "\n".join(out)
+
+
+def write_markdown(results: dict, path: str, argv: Sequence[str]) -> None:
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    summary = summarize(results)
+    json_summary = {
+        "budgets": {str(b): {row: {d: {"mean": m, "stderr": s}
+                                   for d, (m, s) in cells.items()}
+                             for row, cells in summary[b].items()}
+                    for b in results["budgets"]},
+        "floor": results["floor"], "best_test_accuracy": results["best_test"],
+        "seeds": results["seeds"],
+        "seconds_per_run": {row: results["seconds"][row]
+                            / (results["seeds"] * len(results["datasets"]))
+                            for row in results["rows"]},
+        "infeasible_proposals": results["infeasible"],
+    }
+    with open(path, "w") as f:
+        f.write("# Search quality on NAS-Bench-Graph\n\n")
+        f.write(f"Generated by `python benchmarks/search_quality.py {' '.join(argv)}` "
+                f"in {results['wall_seconds']:.0f} s. See the module docstring for the rules "
+                "(regret = best test accuracy in the table − test accuracy of the "
+                "best-by-validation architecture found, in points).\n\n")
+        f.write(format_tables(results, markdown=True))
+        f.write("\n### Goals\n\n")
+        f.writelines(f"- {line}\n" for line in goal_checks(results))
+        f.write("\n### Summary (JSON)\n\n```json\n")
+        f.write(json.dumps(json_summary, indent=1, sort_keys=True))
+        f.write("\n```\n")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS))
+    parser.add_argument("--budgets", nargs="+", type=int, default=list(DEFAULT_BUDGETS))
+    parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS)
+    parser.add_argument("--algorithms", nargs="+", default=None,
+                        help="Rows to run (default: all); see algorithm_factories().")
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--output", default=RESULTS_PATH,
+                        help="Markdown file to write; '' to write none.")
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(args_list)
+    results = run_benchmark(args.datasets, args.budgets, args.seeds, args.algorithms,
+                            args.processes)
+    print(format_tables(results))
+    for line in goal_checks(results):
+        print(line)
+    print("\nseconds per run (one dataset, one seed, budget "
+          f"{max(results['budgets'])}):")
+    for row in results["rows"]:
+        per_run = results["seconds"][row] / (args.seeds * len(args.datasets))
+        print(f"  {row:62s} {per_run:7.3f}")
+    print(f"wall time: {results['wall_seconds']:.1f} s")
+    if args.output:
+        write_markdown(results, args.output, args_list)
+        print(f"wrote {args.output}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
