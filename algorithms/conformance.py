@@ -138,7 +138,7 @@ def _fail(check_name: str, algorithm: pg.DNAGenerator, space_name: str, message:
         f"{space_name!r} space: {message}")
 
 
-def check_fits_spec(make_algorithm: MakeAlgorithm, space_name: str, num_trials: int = 40):
+def check_fits_spec(make_algorithm: MakeAlgorithm, space_name: str, num_trials: int = 30):
     """Every proposal validates against the DNASpec and materializes into the space."""
     space = SPACES[space_name]()
     spec = pg.dna_spec(space)
@@ -160,7 +160,7 @@ def check_fits_spec(make_algorithm: MakeAlgorithm, space_name: str, num_trials: 
                   f"proposal {i} {dna!r} does not fit the spec ({type(e).__name__}: {e})")
 
 
-def check_deterministic(make_algorithm: MakeAlgorithm, space_name: str, num_trials: int = 40):
+def check_deterministic(make_algorithm: MakeAlgorithm, space_name: str, num_trials: int = 30):
     """Two runs with the same seed propose the same DNAs."""
     spec = pg.dna_spec(SPACES[space_name]())
     first, _ = simulate(make_algorithm(7), spec, num_trials)
@@ -176,7 +176,7 @@ def check_deterministic(make_algorithm: MakeAlgorithm, space_name: str, num_tria
 
 
 def check_survives_infeasible(make_algorithm: MakeAlgorithm, space_name: str,
-                              num_trials: int = 60):
+                              num_trials: int = 45):
     """The first 10 trials and every third one after are infeasible; it goes on."""
     spec = pg.dna_spec(SPACES[space_name]())
     algorithm = make_algorithm(3)
@@ -197,7 +197,7 @@ def check_survives_infeasible(make_algorithm: MakeAlgorithm, space_name: str,
                   f"proposal {i} {dna!r} does not fit the spec: {e}")
 
 
-def check_recover(make_algorithm: MakeAlgorithm, space_name: str, num_trials: int = 30):
+def check_recover(make_algorithm: MakeAlgorithm, space_name: str, num_trials: int = 25):
     """`recover(history)` and `num_trials` more proposals equal an uninterrupted run."""
     spec = pg.dna_spec(SPACES[space_name]())
     uninterrupted, _ = simulate(make_algorithm(5), spec, 2 * num_trials)

@@ -103,8 +103,9 @@ class _TruncatedParzen:
     ("gamma", pg.typing.Union([pg.typing.Float(min_value=0.0, max_value=1.0),
                                pg.typing.Callable([pg.typing.Int()])]).noneable(),
      "Fraction (float) or function `n -> count` of good trials; None: default_gamma."),
-    ("prior_weight", pg.typing.Float(min_value=0.0, default=1.0),
-     "Weight of the uniform prior in every density."),
+    ("prior_weight", pg.typing.Float(min_value=0.0, default=0.3),
+     "Weight of the uniform prior in every density. 0.3 (Optuna uses 1.0) gave lower "
+     "regret on a synthetic 9-link x 4-op (9 types) space at budgets 100 and 300."),
 ])
 class TPE(Algorithm):
     """Tree-structured Parzen Estimator; never proposes the same DNA twice.
