@@ -42,8 +42,7 @@ MOBILENET_V2_STAGES = (
     (6, 320, 1, 1),
 )
 
-# keras.applications.MobileNetV2's batch norm settings.
-_BN_MOMENTUM = 0.999
+# keras.applications.MobileNetV2's batch norm epsilon.
 _BN_EPSILON = 1e-3
 
 
@@ -92,6 +91,8 @@ class Stage(pg.Object):
     ("activation", pg.typing.Str(default="relu6"), "Activation of the stem and head."),
     ("se_ratio", pg.typing.Float(min_value=0.0, max_value=1.0, default=0.25),
      "Squeeze channels as a share of the block's input channels (EfficientNet)."),
+    ("bn_momentum", pg.typing.Float(min_value=0.0, max_value=1.0, default=0.999),
+     "Batch norm momentum (Keras' 0.999); short proxy runs need ~0.9."),
     ("dropout", pg.typing.Float(min_value=0.0, max_value=0.99, default=0.0),
      "Dropout before the classifier."),
     ("classifier_activation", pg.typing.Str(default="softmax").noneable(),
@@ -125,6 +126,7 @@ class MobileNet(pg.Object):
         """A fresh Keras model (raises `InfeasibleError` if infeasible or over budget)."""
         self.check()
         width = self.width_multiplier
+        bn = self.bn_momentum
         inputs = keras.Input(shape=tuple(self.input_shape))
         x = inputs
         if self.resolution is not None and tuple(self.input_shape[:2]) != (
@@ -133,16 +135,16 @@ class MobileNet(pg.Object):
         x = keras.layers.Conv2D(make_divisible(self.stem_filters * width), 3,
                                 strides=self.stem_stride, padding="same", use_bias=False,
                                 name="stem_conv")(x)
-        x = _batch_norm("stem_bn")(x)
+        x = _batch_norm("stem_bn", bn)(x)
         x = _activation(self.activation, "stem_act")(x)
         for i, stage in enumerate(self.stages):
             filters = make_divisible(int(stage.filters * width))
             for j in range(stage.depth):
                 x = _inverted_residual(x, stage, filters, stage.stride if j == 0 else 1,
-                                       self.se_ratio, f"stage{i}_block{j}")
+                                       self.se_ratio, f"stage{i}_block{j}", bn)
         head = make_divisible(self.head_filters * width) if width > 1.0 else self.head_filters
         x = keras.layers.Conv2D(head, 1, use_bias=False, name="head_conv")(x)
-        x = _batch_norm("head_bn")(x)
+        x = _batch_norm("head_bn", bn)(x)
         x = _activation(self.activation, "head_act")(x)
         x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
         if self.dropout:
@@ -158,24 +160,24 @@ class MobileNet(pg.Object):
 
 
 def _inverted_residual(inputs, stage: Stage, filters: int, stride: int, se_ratio: float,
-                       name: str):
+                       name: str, bn: float):
     in_channels = int(inputs.shape[-1])
     x = inputs
     if stage.expansion != 1:
         x = keras.layers.Conv2D(in_channels * stage.expansion, 1, use_bias=False,
                                 name=f"{name}_expand")(x)
-        x = _batch_norm(f"{name}_expand_bn")(x)
+        x = _batch_norm(f"{name}_expand_bn", bn)(x)
         x = _activation(stage.activation, f"{name}_expand_act")(x)
     # 'same' padding pads like the reference's ZeroPadding2D(correct_pad) + 'valid'.
     x = keras.layers.DepthwiseConv2D(stage.kernel_size, strides=stride, padding="same",
                                      use_bias=False, name=f"{name}_depthwise")(x)
-    x = _batch_norm(f"{name}_depthwise_bn")(x)
+    x = _batch_norm(f"{name}_depthwise_bn", bn)(x)
     x = _activation(stage.activation, f"{name}_depthwise_act")(x)
     if stage.squeeze_excite and se_ratio > 0:
         x = _squeeze_excite(x, max(1, int(in_channels * se_ratio)), stage.activation,
                             f"{name}_se")
     x = keras.layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_project")(x)
-    x = _batch_norm(f"{name}_project_bn")(x)
+    x = _batch_norm(f"{name}_project_bn", bn)(x)
     if stride == 1 and in_channels == filters:
         x = keras.layers.Add(name=f"{name}_add")([inputs, x])
     return x
@@ -190,9 +192,8 @@ def _squeeze_excite(x, squeeze_channels: int, activation: str, name: str):
     return keras.layers.Multiply(name=f"{name}_excite")([x, s])
 
 
-def _batch_norm(name: str):
-    return keras.layers.BatchNormalization(momentum=_BN_MOMENTUM, epsilon=_BN_EPSILON,
-                                           name=name)
+def _batch_norm(name: str, momentum: float):
+    return keras.layers.BatchNormalization(momentum=momentum, epsilon=_BN_EPSILON, name=name)
 
 
 def _activation(name: str, layer_name: str):
@@ -278,6 +279,6 @@ def small_mobilenet_space(input_shape=(8, 8, 1), num_classes: int = 10,
     """A three-stage, narrow version of `mobilenet_space` for digits on a laptop CPU."""
     defaults = dict(stages=((1, 8, 1, 1), (6, 16, 2, 2), (6, 24, 2, 2)),
                     stem_filters=8, stem_stride=1, head_filters=64,
-                    width_multipliers=(0.5, 1.0))
+                    width_multipliers=(0.5, 1.0), bn_momentum=0.9)
     defaults.update(kwargs)
     return mobilenet_space(input_shape=input_shape, num_classes=num_classes, **defaults)

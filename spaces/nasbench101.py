@@ -49,8 +49,7 @@ OPS = (CONV3X3, CONV1X1, MAXPOOL3X3)
 NUM_VERTICES = 7
 MAX_EDGES = 9
 
-# The reference's batch norm settings (`lib/base_ops.py`).
-_BN_MOMENTUM = 0.997
+# The reference's batch norm epsilon (`lib/base_ops.py`).
 _BN_EPSILON = 1e-5
 
 
@@ -227,6 +226,9 @@ def compute_vertex_channels(input_channels: int, output_channels: int,
     ("num_stacks", pg.typing.Int(min_value=1, default=3),
      "Stacks of cells; each after the first halves the resolution, doubles channels."),
     ("cells_per_stack", pg.typing.Int(min_value=1, default=3), "Cells in each stack."),
+    ("bn_momentum", pg.typing.Float(min_value=0.0, max_value=1.0, default=0.997),
+     "Batch norm momentum: the paper's 0.997 suits long training; short proxy runs "
+     "need ~0.9 or the moving statistics stay near their initial values."),
     ("classifier_activation", pg.typing.Str(default="softmax").noneable(),
      "Activation of the last layer: 'softmax' (default, for the sparse "
      "cross-entropy the Keras evaluator uses) or None for logits."),
@@ -246,7 +248,8 @@ class NASBench101Network(pg.Object):
         """A fresh Keras model of this network (raises `InfeasibleError` if infeasible)."""
         matrix, labels = self.cell.pruned()
         inputs = keras.Input(shape=tuple(self.input_shape))
-        net = _conv_bn_relu(inputs, 3, self.stem_channels, "stem")
+        bn = self.bn_momentum
+        net = _conv_bn_relu(inputs, 3, self.stem_channels, "stem", bn)
         channels = self.stem_channels
         for stack in range(self.num_stacks):
             if stack > 0:
@@ -255,7 +258,7 @@ class NASBench101Network(pg.Object):
                 channels *= 2
             for index in range(self.cells_per_stack):
                 net = _build_cell(net, matrix, labels, channels,
-                                  f"stack{stack}_cell{index}")
+                                  f"stack{stack}_cell{index}", bn)
         net = keras.layers.GlobalAveragePooling2D(name="global_pool")(net)
         outputs = keras.layers.Dense(self.num_classes, activation=self.classifier_activation,
                                      name="classifier")(net)
@@ -296,11 +299,13 @@ def nasbench101_space(ops: Sequence[str] = OPS, num_vertices: int = NUM_VERTICES
 
 def small_nasbench101_space(input_shape=(8, 8, 1), num_classes: int = 10,
                             stem_channels: int = 16, num_stacks: int = 1,
-                            cells_per_stack: int = 1, **kwargs) -> NASBench101Network:
+                            cells_per_stack: int = 1, bn_momentum: float = 0.9,
+                            **kwargs) -> NASBench101Network:
     """The NAS-Bench-101 space on a network small enough for digits on a laptop CPU."""
     return nasbench101_space(input_shape=tuple(input_shape), num_classes=num_classes,
                              stem_channels=stem_channels, num_stacks=num_stacks,
-                             cells_per_stack=cells_per_stack, **kwargs)
+                             cells_per_stack=cells_per_stack, bn_momentum=bn_momentum,
+                             **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="symbolic_automl.nasbench101")
@@ -321,23 +326,24 @@ class ChannelTruncation(keras.layers.Layer):
         return {**super().get_config(), "channels": self.channels}
 
 
-def _conv_bn_relu(x, kernel_size: int, channels: int, name: str):
+def _conv_bn_relu(x, kernel_size: int, channels: int, name: str, bn_momentum: float):
     x = keras.layers.Conv2D(channels, kernel_size, padding="same", use_bias=False,
                             kernel_initializer="variance_scaling", name=f"{name}_conv")(x)
-    x = keras.layers.BatchNormalization(momentum=_BN_MOMENTUM, epsilon=_BN_EPSILON,
+    x = keras.layers.BatchNormalization(momentum=bn_momentum, epsilon=_BN_EPSILON,
                                         name=f"{name}_bn")(x)
     return keras.layers.ReLU(name=f"{name}_relu")(x)
 
 
-def _apply_op(op: str, x, channels: int, name: str):
+def _apply_op(op: str, x, channels: int, name: str, bn_momentum: float):
     if op == CONV3X3:
-        return _conv_bn_relu(x, 3, channels, name)
+        return _conv_bn_relu(x, 3, channels, name, bn_momentum)
     if op == CONV1X1:
-        return _conv_bn_relu(x, 1, channels, name)
+        return _conv_bn_relu(x, 1, channels, name, bn_momentum)
     return keras.layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_maxpool")(x)
 
 
-def _build_cell(inputs, matrix: np.ndarray, labels: List[str], channels: int, name: str):
+def _build_cell(inputs, matrix: np.ndarray, labels: List[str], channels: int, name: str,
+                bn_momentum: float):
     """One module, as the reference's `build_module`, on a pruned graph."""
     n = matrix.shape[0]
     vertex_channels = compute_vertex_channels(int(inputs.shape[-1]), channels, matrix)
@@ -354,17 +360,17 @@ def _build_cell(inputs, matrix: np.ndarray, labels: List[str], channels: int, na
                 add_in.append(x)
         if matrix[0, t]:
             add_in.append(_conv_bn_relu(inputs, 1, vertex_channels[t],
-                                        f"{name}_v{t}_projection"))
+                                        f"{name}_v{t}_projection", bn_momentum))
         x = add_in[0] if len(add_in) == 1 else keras.layers.Add(name=f"{name}_v{t}_add")(add_in)
-        tensors.append(_apply_op(labels[t], x, vertex_channels[t], f"{name}_v{t}"))
+        tensors.append(_apply_op(labels[t], x, vertex_channels[t], f"{name}_v{t}", bn_momentum))
         if matrix[t, n - 1]:
             concat_in.append(tensors[t])
     if not concat_in:
-        return _conv_bn_relu(inputs, 1, channels, f"{name}_output_projection")
+        return _conv_bn_relu(inputs, 1, channels, f"{name}_output_projection", bn_momentum)
     outputs = concat_in[0] if len(concat_in) == 1 else keras.layers.Concatenate(
         name=f"{name}_concat")(concat_in)
     if matrix[0, n - 1]:
-        projection = _conv_bn_relu(inputs, 1, channels, f"{name}_output_projection")
+        projection = _conv_bn_relu(inputs, 1, channels, f"{name}_output_projection", bn_momentum)
         outputs = keras.layers.Add(name=f"{name}_output_add")([outputs, projection])
     return outputs
 
