@@ -7,8 +7,12 @@ and proposes `pg.DNA`s. Example::
     result = symbolic_automl.search(space, algorithm=sa.TPE(seed=1), ...)
 
 Early-stopping policies live in `sa.early_stopping`; `sa.conformance` checks a
-new algorithm (see docs/algorithms.md).
+new algorithm (see docs/algorithms.md). Weight-sharing algorithms (`sa.DARTS`,
+`sa.GDAS`, `sa.REINFORCE`, `sa.SPOS`) run on the same spaces; they need Keras,
+so they are imported on first use.
 """
+
+import importlib
 
 from . import conformance
 from . import early_stopping
@@ -23,3 +27,15 @@ from .genome import Genome
 from .pyglove_algorithms import grid, hill_climb, neat, nsga2, random, regularized_evolution
 from .rejection import Rejection, keras_proxy_check, with_rejection
 from .tpe import TPE
+
+_WEIGHT_SHARING = ("DARTS", "GDAS", "REINFORCE", "SPOS", "WeightSharingAlgorithm",
+                   "weight_sharing")
+
+
+def __getattr__(name):
+    if name not in _WEIGHT_SHARING:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(f"{__name__}.weight_sharing")
+    value = module if name == "weight_sharing" else getattr(module, name)
+    globals()[name] = value
+    return value

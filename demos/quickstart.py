@@ -17,6 +17,7 @@ from absl import flags
 import pyglove as pg
 
 import symbolic_automl as sa
+from symbolic_automl import algorithms
 from symbolic_automl import data
 from symbolic_automl import keras  # was: import keras
 
@@ -55,8 +56,8 @@ def main(argv):
     start = time.time()
     result = sa.search(
         space,
-        algorithm=pg.evolution.regularized_evolution(population_size=8, tournament_size=3,
-                                                     seed=_SEED.value),
+        algorithm=algorithms.regularized_evolution(population_size=8, tournament_size=3,
+                                                   seed=_SEED.value),
         evaluator=evaluator,
         max_trials=_MAX_TRIALS.value,
         root_dir=_ROOT_DIR.value)

@@ -4,12 +4,13 @@ Example::
 
     import pyglove as pg
     import symbolic_automl as sa
+    from symbolic_automl import algorithms as sa_algorithms
     from symbolic_automl import keras
 
     space = keras.Sequential([keras.Input(shape=(8, 8, 1)),
                               keras.layers.Conv2D(pg.oneof([16, 32]), 3),
                               keras.layers.Flatten(), keras.layers.Dense(10)])
-    result = sa.search(space, algorithm=pg.evolution.regularized_evolution(),
+    result = sa.search(space, algorithm=sa_algorithms.regularized_evolution(seed=1),
                        evaluator=sa.evaluators.KerasEvaluator(x, y, (xv, yv)),
                        max_trials=20, root_dir="runs/cnn")
     print(result.best)
@@ -50,6 +51,7 @@ def search(space: Any,
            direction: Union[str, Sequence[str]] = "max",
            early_stopping: Optional[pg.tuning.EarlyStoppingPolicy] = None,
            max_consecutive_failures: int = 5,
+           max_rejections: Optional[int] = None,
            keep_models: int = 3,
            executor: Optional[Any] = None,
            progress: bool = True) -> trial_lib.Result:
@@ -63,7 +65,8 @@ def search(space: Any,
       evaluator: `callable(model, context) -> dict of metrics`, e.g. a
         `KerasEvaluator`. Its `training` recipe may hold hyper-values, which
         join the search space.
-      max_trials: total number of trials, counted across resumes.
+      max_trials: number of evaluated trials, counted across resumes; trials
+        turned away by a cheap check (status "rejected") do not count.
       root_dir: where the trial store (one SQLite file) and trained models go;
         `None` keeps everything in memory.
       objective: metric name(s) whose value is the reward; defaults to the
@@ -73,6 +76,8 @@ def search(space: Any,
         intermediate report.
       max_consecutive_failures: stop with `TooManyFailuresError` after this
         many failed trials in a row.
+      max_rejections: stop once this many trials have been rejected in all
+        (default: 10 x max_trials), so a too-strict check cannot loop forever.
       keep_models: how many best trained `.keras` models to keep on disk.
       executor: where evaluations run: `executors.InProcess()` (default) or
         `executors.WorkerProcess(trials_per_worker=...)`, which keeps memory flat
@@ -88,7 +93,8 @@ def search(space: Any,
     directions = _directions(direction, len(objectives))
     experiment = _Experiment(space, algorithm, evaluator, root_dir, objectives, directions,
                              early_stopping, max_consecutive_failures, keep_models,
-                             executor or executors.InProcess())
+                             executor or executors.InProcess(),
+                             10 * max_trials if max_rejections is None else max_rejections)
     try:
         if _is_weight_sharing(algorithm):
             experiment.run_weight_sharing()
@@ -129,8 +135,10 @@ class _Experiment:
     """One search's state: space, store, algorithm, and the trial loop."""
 
     def __init__(self, space, algorithm, evaluator, root_dir, objectives, directions,
-                 early_stopping, max_consecutive_failures, keep_models, executor):
+                 early_stopping, max_consecutive_failures, keep_models, executor,
+                 max_rejections):
         self.executor = executor
+        self.max_rejections = max_rejections
         self.user_space = space_lib.Space(space)
         training = getattr(evaluator, "training", None)
         if training is not None and not pg.is_deterministic(training) \
@@ -190,7 +198,8 @@ class _Experiment:
             self.early_stopping.setup(self.space.dna_spec)
         interrupted = [t for t in self.trials if t.status == trial_lib.RUNNING]
         self._recover()
-        finished = len(self.trials) - len(interrupted)
+        rejected = sum(t.status == trial_lib.REJECTED for t in self.trials)
+        finished = len(self.trials) - len(interrupted) - rejected
         progress = reporting.Progress(max_trials, min(finished, max_trials), show_progress)
         consecutive_failures: List[trial_lib.Trial] = []
         best = trial_lib.Result(self.trials, self.objectives).best
@@ -209,10 +218,17 @@ class _Experiment:
                         logging.info("The algorithm has no more proposals.")
                         break
                 self._evaluate(trial)
-                finished += 1
                 self._feedback(trial)
                 if trial.has_reward and (best is None or _first(trial.reward) > _first(best.reward)):
                     best = trial
+                if trial.status == trial_lib.REJECTED:
+                    rejected += 1
+                    if rejected >= self.max_rejections:
+                        logging.warning("Stopping: %d trials were rejected (max_rejections).",
+                                        rejected)
+                        break
+                    continue
+                finished += 1
                 progress.update(trial, best)
                 if trial.status == trial_lib.FAILED:
                     consecutive_failures.append(trial)
@@ -229,6 +245,13 @@ class _Experiment:
         history = [(self.space.check_dna(t.dna), t.reward if t.has_reward else None)
                    for t in self.trials]
         self.algorithm.recover(history)
+        # History carries no reward for infeasible trials; algorithms that track
+        # them hear about them again, as they did during the run.
+        tell = getattr(self.algorithm, "feedback_infeasible", None)
+        if tell is not None:
+            for t in self.trials:
+                if t.status in (trial_lib.INFEASIBLE, trial_lib.REJECTED, trial_lib.FAILED):
+                    tell(t.dna)
         if self.early_stopping is not None:
             self.early_stopping.recover([self._pg_trial(t) for t in self.trials])
         logging.info("Resumed %d trials from %s.", len(self.trials), self.store.path)

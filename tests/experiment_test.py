@@ -152,3 +152,35 @@ def test_in_memory_search_without_root_dir():
     result = sa.search(SPACE, algorithm=pg.geno.Random(seed=1), evaluator=score,
                        max_trials=3, progress=False)
     assert len(result.trials) == 3 and result.root_dir is None
+
+
+def test_rejected_trials_do_not_count_and_are_capped(tmp_path):
+    told = []
+
+    class Algorithm(pg.geno.Random):
+        def feedback_infeasible(self, dna):
+            told.append(dna)
+
+    def picky(model, context):
+        if model.x < 5:
+            raise sa.RejectedError(f"proxy score {model.x} < threshold 5")
+        return {"reward": float(model.x)}
+
+    result = _search(tmp_path, 6, evaluator=picky, algorithm=Algorithm(seed=4))
+    counted = [t for t in result.trials if t.status != "rejected"]
+    assert len(counted) == 6 and all(t.status == "completed" for t in counted)
+    assert result.count("rejected") > 0
+    assert len(told) == result.count("rejected")
+    # On resume the algorithm hears about the recorded rejections again.
+    told.clear()
+    resumed = _search(tmp_path, 6, evaluator=picky, algorithm=Algorithm(seed=4))
+    assert len(resumed.trials) == len(result.trials)
+    assert len(told) == result.count("rejected")
+
+
+def test_too_many_rejections_stop_the_search(tmp_path):
+    def never(model, context):
+        raise sa.RejectedError("rejected")
+
+    result = _search(tmp_path / "a", 3, evaluator=never, max_rejections=7)
+    assert [t.status for t in result.trials] == ["rejected"] * 7
