@@ -89,6 +89,14 @@ def search(space: Any,
     """
     if not isinstance(max_trials, int) or max_trials < 1:
         raise ValueError(f"max_trials must be a positive int, got {max_trials!r}.")
+    if not callable(evaluator):
+        raise TypeError(f"evaluator must be callable as evaluator(model, context), got "
+                        f"{type(evaluator).__name__}: {evaluator!r:.100}")
+    if not (_is_weight_sharing(algorithm) or isinstance(algorithm, pg.DNAGenerator)):
+        raise TypeError(f"algorithm must be a pg.DNAGenerator (e.g. "
+                        f"symbolic_automl.algorithms.regularized_evolution(seed=1)) or a "
+                        f"weight-sharing algorithm, got {type(algorithm).__name__}: "
+                        f"{algorithm!r:.100}")
     objectives = _objectives(objective, evaluator)
     directions = _directions(direction, len(objectives))
     experiment = _Experiment(space, algorithm, evaluator, root_dir, objectives, directions,

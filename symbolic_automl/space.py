@@ -36,6 +36,11 @@ class Space:
     def __init__(self, value: Any):
         if isinstance(value, Space):
             value = value.value
+        if type(value).__module__.split(".")[0] == "keras":
+            raise errors.SearchSpaceError(
+                f"Got a plain Keras object ({type(value).__name__}), which holds no "
+                "hyper-values. Build it with `from symbolic_automl import keras` and put "
+                "pg.oneof/pg.floatv where you want choices.")
         self.value = value
         self._trace: Optional[pg.hyper.DynamicEvaluationContext] = None
         self._fast_materialize = _NOT_COMPILED

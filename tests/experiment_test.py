@@ -184,3 +184,10 @@ def test_too_many_rejections_stop_the_search(tmp_path):
 
     result = _search(tmp_path / "a", 3, evaluator=never, max_rejections=7)
     assert [t.status for t in result.trials] == ["rejected"] * 7
+
+
+def test_wrong_algorithm_or_evaluator_is_named():
+    with pytest.raises(TypeError, match="algorithm must be a pg.DNAGenerator.*'evolution'"):
+        sa.search(SPACE, algorithm="evolution", evaluator=score, max_trials=2)
+    with pytest.raises(TypeError, match="evaluator must be callable"):
+        sa.search(SPACE, algorithm=pg.geno.Random(seed=1), evaluator=42, max_trials=2)

@@ -54,3 +54,9 @@ def test_fingerprint_changes_with_the_space():
     a = sa.Space(pg.Dict(a=pg.oneof([1, 2])))
     assert a.fingerprint() == sa.Space(pg.Dict(a=pg.oneof([1, 2]))).fingerprint()
     assert a.fingerprint() != sa.Space(pg.Dict(a=pg.oneof([1, 3]))).fingerprint()
+
+
+def test_plain_keras_model_is_refused_with_guidance():
+    model = plain_keras.Sequential([plain_keras.Input(shape=(2,)), plain_keras.layers.Dense(1)])
+    with pytest.raises(sa.SearchSpaceError, match="plain Keras object.*symbolic_automl import keras"):
+        sa.Space(model)
