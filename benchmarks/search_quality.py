@@ -9,8 +9,10 @@ regret ± standard error over seeds, in accuracy points:
              - (test accuracy of the best-by-validation architecture found)
 
 The "floor" row is the regret of the table's own best-by-validation
-architecture: no search that selects by validation accuracy can do better on
-average.
+architecture: what a search that found the best validation accuracy would get.
+It is not a lower bound: where validation and test accuracy disagree at the top
+of the table (pubmed), architectures found by a short search can generalize
+better than the table's best-by-validation one.
 
 How the runs are driven (the same rules as `symbolic_automl.search`, without
 its per-trial store, which is measured by `benchmarks/overhead.py`):
@@ -214,13 +216,13 @@ def _run_one(task):
     row, dataset, seed, budgets = task
     make = algorithm_factories()[row]
     table = get_table(dataset)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: the machine may be shared
     algorithm = make(seed)
     if isinstance(algorithm, str):
         history = run_optuna(algorithm, seed, table, max(budgets))
     else:
         history = run_generator(algorithm, table, max(budgets))
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     infeasible = sum(entry is None for entry in history)
     return row, dataset, seed, regrets_at(history, table, budgets), elapsed, infeasible
 
@@ -253,6 +255,8 @@ def run_benchmark(datasets: Sequence[str] = DEFAULT_DATASETS,
     regrets = {b: {row: {d: [None] * seeds for d in datasets} for row in rows} for b in budgets}
     seconds = collections.Counter()
     infeasible = collections.Counter()
+    for dataset in datasets:  # Loaded once here; forked workers inherit them.
+        get_table(dataset)
     start = time.perf_counter()
     if processes > 1:
         with multiprocessing.get_context("fork").Pool(processes) as pool:
@@ -300,27 +304,49 @@ def summarize(results: dict) -> dict:
     return summary
 
 
+def _dataset_average(cells: Dict[str, Tuple[float, float]]) -> Tuple[float, float]:
+    """Mean over datasets of the mean regrets, with its standard error."""
+    n = len(cells)
+    mean = sum(m for m, _ in cells.values()) / n
+    return mean, math.sqrt(sum(se ** 2 for _, se in cells.values())) / n
+
+
+def _compare(budget, name_a, a, name_b, b) -> str:
+    (mean_a, se_a), (mean_b, se_b) = a, b
+    difference, se = mean_a - mean_b, math.sqrt(se_a ** 2 + se_b ** 2)
+    verdict = "met" if difference < 0 else "NOT met"
+    return (f"budget {budget}: {name_a} {mean_a:.3f} {'<' if difference < 0 else '>='} "
+            f"{name_b} {mean_b:.3f} (difference {difference:+.3f} ± {se:.3f}): {verdict}")
+
+
 def goal_checks(results: dict) -> List[str]:
-    """The issue's goals, one line each: met or not, with the numbers."""
+    """The issue's goals, one line each: met or not, with the dataset-averaged regrets.
+
+    "Our best" is picked after the fact among all our rows, which favours it;
+    the like-for-like line (our TPE against Optuna's) has no such bias.
+    """
     summary = summarize(results)
     lines = []
-    ours = [row for row in results["rows"] if row.startswith("sa.")]
-    random_row = _row_starting(results["rows"], "sa.random")
-    evolution_row = _row_starting(results["rows"], "sa.regularized_evolution")
+    rows = results["rows"]
+    ours = [row for row in rows if row.startswith("sa.")]
+    random_row = _row_starting(rows, "sa.random")
+    evolution_rows = [row for row in rows
+                      if row.split(" ")[0] in ("sa.regularized_evolution",
+                                               "sa.evolution_with_rejection")]
     for budget in results["budgets"]:
-        average = {row: sum(summary[budget][row][d][0] for d in results["datasets"])
-                   / len(results["datasets"]) for row in results["rows"]}
-        if ours and OPTUNA_TPE in average:
-            best = min(ours, key=lambda row: average[row])
-            met = average[best] < average[OPTUNA_TPE]
-            lines.append(f"budget {budget}: our best ({best}, {average[best]:.3f}) "
-                         f"{'<' if met else '>='} {OPTUNA_TPE} ({average[OPTUNA_TPE]:.3f}) "
-                         f"mean regret over datasets: {'met' if met else 'NOT met'}")
-        if evolution_row and random_row:
-            evo, rnd = average[evolution_row], average[random_row]
-            lines.append(f"budget {budget}: regularized evolution ({evo:.3f}) "
-                         f"{'<' if evo < rnd else '>='} random ({rnd:.3f}): "
-                         f"{'met' if evo < rnd else 'NOT met'}")
+        average = {row: _dataset_average(summary[budget][row]) for row in rows}
+        if OPTUNA_TPE in average:
+            if ours:
+                best = min(ours, key=lambda row: average[row][0])
+                lines.append(_compare(budget, f"our best ({best})", average[best],
+                                      OPTUNA_TPE, average[OPTUNA_TPE]))
+            if "sa.TPE" in average:
+                lines.append(_compare(budget, "sa.TPE", average["sa.TPE"],
+                                      OPTUNA_TPE, average[OPTUNA_TPE]))
+        if random_row:
+            for row in evolution_rows:
+                lines.append(_compare(budget, row.split(" ")[0], average[row],
+                                      "random", average[random_row]))
     return lines
 
 
@@ -371,7 +397,7 @@ def write_markdown(results: dict, path: str, argv: Sequence[str]) -> None:
                     for b in results["budgets"]},
         "floor": results["floor"], "best_test_accuracy": results["best_test"],
         "seeds": results["seeds"],
-        "seconds_per_run": {row: results["seconds"][row]
+        "cpu_seconds_per_run": {row: results["seconds"][row]
                             / (results["seeds"] * len(results["datasets"]))
                             for row in results["rows"]},
         "infeasible_proposals": results["infeasible"],
@@ -381,7 +407,10 @@ def write_markdown(results: dict, path: str, argv: Sequence[str]) -> None:
         f.write(f"Generated by `python benchmarks/search_quality.py {' '.join(argv)}` "
                 f"in {results['wall_seconds']:.0f} s. See the module docstring for the rules "
                 "(regret = best test accuracy in the table − test accuracy of the "
-                "best-by-validation architecture found, in points).\n\n")
+                "best-by-validation architecture found, in points). The floor row is "
+                "the regret of the table's best-by-validation architecture; it is not a "
+                "lower bound (on pubmed that architecture generalizes worse than many "
+                "found by short searches).\n\n")
         f.write(format_tables(results, markdown=True))
         f.write("\n### Goals\n\n")
         f.writelines(f"- {line}\n" for line in goal_checks(results))
@@ -407,7 +436,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     print(format_tables(results))
     for line in goal_checks(results):
         print(line)
-    print("\nseconds per run (one dataset, one seed, budget "
+    print("\nCPU seconds per run (one dataset, one seed, budget "
           f"{max(results['budgets'])}):")
     for row in results["rows"]:
         per_run = results["seconds"][row] / (args.seeds * len(args.datasets))
