@@ -12,6 +12,8 @@ minutes on two CPU cores, then prints and exports the best model.
 import os
 import time
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Quiet TensorFlow's start-up lines.
+
 from absl import app
 from absl import flags
 import pyglove as pg
@@ -66,7 +68,8 @@ def main(argv):
     print(f"\nSearch took {time.time() - start:.0f} s. Best trial #{best.id}: "
           f"val_accuracy={best.metrics['val_accuracy']:.4f}, "
           f"{int(best.metrics['params'])} parameters.")
-    print(best.model.model)  # The symbolic CNN; `.training` holds its learning rate.
+    # The symbolic CNN (`best.model.training` holds its learning rate).
+    print(pg.format(best.model, hide_default_values=True, verbose=False))
     json_path = sa.export.save(best, os.path.join(_ROOT_DIR.value, "best_model.json"))
     keras_path = sa.export.save_keras(result, os.path.join(_ROOT_DIR.value, "best_model.keras"))
     print(f"Exported {json_path} and {keras_path}.")
