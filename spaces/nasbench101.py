@@ -308,6 +308,43 @@ def small_nasbench101_space(input_shape=(8, 8, 1), num_classes: int = 10,
                              **kwargs)
 
 
+class DedupeIsomorphic:
+    """Wraps an evaluator so that isomorphic cells are trained only once.
+
+    Many samples of the NAS-Bench-101 space are the same computation (pruned
+    vertices, renumbered vertices; mutations often touch only pruned parts). The
+    first model with a given `fingerprint()` is evaluated; later ones get a copy of
+    its metrics plus `duplicate_of_trial`, as a lookup in the NAS-Bench-101 table
+    would. Other attributes (`training`, `saves_models`, ...) are the wrapped
+    evaluator's.
+
+    Example::
+
+        evaluator = nasbench101.DedupeIsomorphic(sa.KerasEvaluator(x, y, ...))
+    """
+
+    def __init__(self, evaluator):
+        self.evaluator = evaluator
+        self._seen = {}
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["evaluator"], name)
+
+    def __call__(self, model, context):
+        network = model.model if hasattr(model, "training") and hasattr(model, "model") \
+            else model
+        key = network.fingerprint()
+        if hasattr(model, "training"):
+            # A joint space: the same cell with another training recipe is new.
+            key += "/" + pg.format(model.training, compact=True)
+        if key in self._seen:
+            trial_id, metrics = self._seen[key]
+            return {**metrics, "duplicate_of_trial": float(trial_id)}
+        metrics = self.evaluator(model, context)
+        self._seen[key] = (getattr(context, "trial_id", -1), dict(metrics))
+        return metrics
+
+
 @keras.saving.register_keras_serializable(package="symbolic_automl.nasbench101")
 class ChannelTruncation(keras.layers.Layer):
     """Keeps the first `channels` channels (the reference's `truncate`)."""
