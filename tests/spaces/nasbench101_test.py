@@ -325,3 +325,39 @@ def test_infeasible_samples_are_recorded_with_reasons_in_a_search():
             assert "no path" in trial.error or "edges after pruning" in trial.error
         else:
             assert trial.metrics["params"] > 0
+
+
+def test_dedupe_isomorphic_evaluates_each_graph_once():
+    calls = []
+
+    def evaluator(model, context):
+        calls.append(model.fingerprint())
+        return {"reward": float(len(calls))}
+
+    evaluator.training = None
+    dedupe = nb.DedupeIsomorphic(evaluator)
+    assert dedupe.training is None  # other attributes are the wrapped evaluator's
+    base = nb.NASBench101Network(_cell(INCEPTION_MATRIX, INCEPTION_OPS))
+    renumbered_matrix, renumbered_ops = _permute(INCEPTION_MATRIX, INCEPTION_OPS,
+                                                 [0, 2, 1, 3, 4, 5, 6])
+    renumbered = nb.NASBench101Network(_cell(renumbered_matrix.tolist(), renumbered_ops))
+    context = sa.TrialContext(7, pg.DNA(0))
+    assert dedupe(base, context) == {"reward": 1.0}
+    assert dedupe(renumbered, sa.TrialContext(8, pg.DNA(0))) == {
+        "reward": 1.0, "duplicate_of_trial": 7.0}
+    assert len(calls) == 1
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path):
+    import subprocess
+    import sys
+    demo = os.path.join(os.path.dirname(__file__), "..", "..", "demos",
+                        "nasbench101_evolution.py")
+    out = subprocess.run(
+        [sys.executable, demo, "--max_trials=5", "--epochs=1", "--stem_channels=4",
+         "--population_size=3", "--tournament_size=2", f"--root_dir={tmp_path}"],
+        capture_output=True, text=True, timeout=600, check=True).stdout
+    assert "regularized evolution:" in out and "random search:" in out
+    assert "Best validation accuracy so far" in out
+    assert os.path.exists(tmp_path / "best_so_far.png")
