@@ -181,10 +181,8 @@ def test_tiny_benchmark_run():
     assert 0 <= table.floor < 2.0  # selecting by validation loses a little test accuracy
     for row in rows:
         at10, at20 = (results["regrets"][b][row]["cora"] for b in (10, 20))
-        assert len(at20) == 2 and all(r >= 0 for r in at20)
-        # A bigger budget only adds candidates; the selected one can change
-        # either way in test accuracy, but never to a worse validation accuracy.
-        assert all(math.isfinite(r) for r in at10 + at20)
+        # Regret is measured against the best test accuracy in the table.
+        assert len(at20) == 2 and all(0 <= r < 100 for r in at10 + at20)
     # Seeded runs are reproducible; grid search does not depend on the seed.
     again = bench.run_benchmark(datasets=["cora"], budgets=[20], seeds=2, rows=rows[:3],
                                 processes=1)
