@@ -34,7 +34,7 @@ setuptools.setup(
         # Offline data for the demos and tests (scikit-learn's bundled digits), plots.
         "demos": ["scikit-learn", "matplotlib"],
         "test": ["scikit-learn", "matplotlib", "pytest", "pytest-timeout", "nas-bench-graph"],
-        "benchmarks": ["optuna", "nas-bench-graph", "scikit-learn"],
+        "benchmarks": ["optuna", "nas-bench-graph", "scikit-learn", "matplotlib"],
         # The JAX backend (KERAS_BACKEND=jax): weight-sharing steps, GPU throughput.
         "jax": ["jax"],
     },

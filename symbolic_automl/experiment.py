@@ -23,6 +23,7 @@ runs again under its own id, and new ids continue.
 import math
 import os
 import shutil
+import sys
 import time
 import traceback
 from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
@@ -131,10 +132,9 @@ def _directions(direction, n) -> List[str]:
 
 
 def _is_weight_sharing(algorithm) -> bool:
-    try:
-        from symbolic_automl import oneshot  # pylint: disable=g-import-not-at-top
-    except ImportError:
-        return False
+    # An instance of a weight-sharing class means its module is imported; checking
+    # sys.modules keeps Keras out of Keras-free searches.
+    oneshot = sys.modules.get("symbolic_automl.oneshot")
     base = getattr(oneshot, "WeightSharingAlgorithm", None)
     return base is not None and isinstance(algorithm, base)
 
