@@ -45,7 +45,7 @@ def algorithms():
     }
     try:
         from symbolic_automl import algorithms as ours  # pylint: disable=g-import-not-at-top
-        for name in ("random", "regularized_evolution", "TPE"):
+        for name in ("evolution_with_rejection", "TPE"):
             factory = getattr(ours, name, None)
             if factory is not None:
                 rows[f"sa.algorithms.{name}"] = (lambda f=factory: f(seed=1))

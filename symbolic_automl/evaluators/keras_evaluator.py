@@ -13,6 +13,7 @@ leave `y` out). Each trial starts from a cleared Keras session, so memory does
 not grow across trials.
 """
 
+import gc
 import math
 import os
 import time
@@ -138,9 +139,14 @@ class KerasEvaluator:
     def _reset_keras_state(self):
         import keras  # pylint: disable=g-import-not-at-top
 
-        # No gc.collect(): a full collection costs ~0.3 s per trial here and, as
-        # measured in benchmarks/keras_evaluator.py, does not stop TensorFlow's
-        # per-model growth; `executors.WorkerProcess` is what keeps memory flat.
+        global _gc_frozen
+        if not _gc_frozen:
+            # clear_session() runs a full gc.collect(), ~0.3 s a trial when it has to
+            # scan every TensorFlow/Keras object. Freezing what exists now (libraries,
+            # data) leaves it only the objects of past trials to look at.
+            gc.collect()
+            gc.freeze()
+            _gc_frozen = True
         keras.backend.clear_session()
         keras.mixed_precision.set_global_policy(
             "mixed_float16" if self.mixed_precision else "float32")
@@ -157,6 +163,9 @@ class KerasEvaluator:
                          f"{len(gpus)} GPU(s)" if gpus else "CPU (no GPU visible)")
         except ImportError:
             pass
+
+
+_gc_frozen = False
 
 
 def _is_dataset(x) -> bool:
