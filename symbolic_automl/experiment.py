@@ -174,7 +174,9 @@ class _Experiment:
         self.store.close()
 
     def result(self) -> trial_lib.Result:
-        return trial_lib.Result(self.store.trials(), self.objectives, self.root_dir,
+        # The in-memory records equal the store's (each was committed as it
+        # changed); re-reading would re-parse every DNA, ~10 ms each.
+        return trial_lib.Result(list(self.trials), self.objectives, self.root_dir,
                                 self.space, self.store.get_meta("architecture_history"))
 
     def _check_or_record_space(self):
@@ -384,11 +386,11 @@ class _Experiment:
     # Weight sharing: the algorithm trains a supernet, then one ordinary trial.
 
     def run_weight_sharing(self):
-        outcome = self.algorithm.search(self.space.value, self.evaluator)
-        self.store.set_meta("architecture_history", outcome.history)
         if any(t.has_reward for t in self.trials):
             logging.info("A derived architecture is already recorded; not searching again.")
             return
+        outcome = self.algorithm.search(self.space.value, self.evaluator)
+        self.store.set_meta("architecture_history", outcome.history)
         fixed = _FixedProposal(dna=outcome.dna)
         retrain = getattr(self.algorithm, "retrain", True)
         if retrain:
@@ -402,6 +404,7 @@ class _Experiment:
             trial = trial_lib.Trial(id=self.store.next_id(), dna=self.space.check_dna(outcome.dna),
                                     status=trial_lib.COMPLETED, created=now, started=now)
             self.store.add(trial)
+            self.trials.append(trial)
             model = self.space.materialize(trial.dna)
             trial.model_json = _model_json(model, self.space, trial.dna)
             trial.metrics = _check_metrics(getattr(outcome, "metrics", {}) or {})
