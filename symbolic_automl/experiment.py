@@ -386,7 +386,7 @@ class _Experiment:
     # Weight sharing: the algorithm trains a supernet, then one ordinary trial.
 
     def run_weight_sharing(self):
-        if any(t.has_reward for t in self.trials):
+        if any(t.status in trial_lib.FINISHED_WITH_REWARD for t in self.trials):
             logging.info("A derived architecture is already recorded; not searching again.")
             return
         outcome = self.algorithm.search(self.space.value, self.evaluator)
@@ -408,6 +408,10 @@ class _Experiment:
             model = self.space.materialize(trial.dna)
             trial.model_json = _model_json(model, self.space, trial.dna)
             trial.metrics = _check_metrics(getattr(outcome, "metrics", {}) or {})
+            try:  # Inherited-weight metrics, when they hold the objective.
+                trial.reward = self._reward(trial.metrics)
+            except (KeyError, FloatingPointError, TypeError, ValueError):
+                trial.reward = None
             trial.finished = time.time()
             self.store.finish(trial)
 

@@ -136,3 +136,10 @@ def test_search_entry_point_records_the_derived_architecture(tmp_path, teacher_d
     assert len(completed) == 1
     assert completed[0].dna == PLANTED
     assert "val_loss" in completed[0].metrics
+    # Resuming finds the recorded architecture and does not train again.
+    again = symbolic_automl.search(
+        planted_space(), algorithm=DARTS(epochs=30, a_learning_rate=3e-3),
+        evaluator=evaluator, max_trials=1, root_dir=str(tmp_path), objective="val_loss",
+        direction="min")
+    assert [(t.id, t.dna) for t in again.trials] == [(t.id, t.dna) for t in result.trials]
+    assert again.architecture_history == result.architecture_history
