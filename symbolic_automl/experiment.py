@@ -26,7 +26,7 @@ import shutil
 import sys
 import time
 import traceback
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Optional, Sequence, Union
 
 from absl import logging
 import pyglove as pg
@@ -401,7 +401,7 @@ class _Experiment:
                 self.algorithm = original
         else:
             now = time.time()
-            trial = trial_lib.Trial(id=self.store.next_id(), dna=self.space.check_dna(outcome.dna),
+            trial = trial_lib.Trial(id=len(self.trials) + 1, dna=self.space.check_dna(outcome.dna),
                                     status=trial_lib.COMPLETED, created=now, started=now)
             self.store.add(trial)
             self.trials.append(trial)

@@ -14,8 +14,7 @@ Example::
 import json
 import os
 import sqlite3
-import time
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, List, Optional
 
 import pyglove as pg
 
@@ -119,9 +118,6 @@ class TrialStore:
 
     # Trials.
 
-    def next_id(self) -> int:
-        return (self._db.execute("SELECT MAX(id) FROM trials").fetchone()[0] or 0) + 1
-
     def add(self, trial: trial_lib.Trial) -> None:
         """Records a new (running) trial."""
         with self._transaction():
@@ -219,6 +215,3 @@ def _jsonable_metrics(metrics: Dict[str, Any]) -> Dict[str, Any]:
         clean[key] = value
     return clean
 
-
-def now() -> float:
-    return time.time()

@@ -82,8 +82,6 @@ class KerasEvaluator:
         self._logged_devices = False
 
     def __call__(self, model: Any, context) -> dict:
-        import keras  # pylint: disable=g-import-not-at-top
-
         training = self.training
         if isinstance(model, Trainable):
             model, training = model.model, model.training

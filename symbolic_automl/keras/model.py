@@ -18,12 +18,12 @@ Example (the Keras code with one import changed and literals made hyper-values):
     functional = keras.Model(inputs, outputs)
 """
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 import pyglove as pg
 
 from symbolic_automl.keras import spec
-from symbolic_automl.keras.tensor import InputSpec, LayerSpec, SymbolicTensor
+from symbolic_automl.keras.tensor import InputSpec, SymbolicTensor, tensors_in
 
 
 class Sequential(pg.Object):
@@ -116,16 +116,16 @@ def _trace(inputs, outputs):
         seen.add(id(tensor))
         if isinstance(tensor, SymbolicTensor):
             for arg in list(tensor.args) + list(tensor.kwargs.values()):
-                for t in _tensors_in(arg):
+                for t in tensors_in(arg):
                     visit(t)
         elif not isinstance(tensor, InputSpec):
             raise TypeError(
                 f"Model outputs must come from symbolic layer calls; got {tensor!r}.")
         order.append(tensor)
 
-    for t in _tensors_in(outputs):
+    for t in tensors_in(outputs):
         visit(t)
-    for t in _tensors_in(inputs):
+    for t in tensors_in(inputs):
         if not isinstance(t, InputSpec):
             raise TypeError(f"Model inputs must be `Input(...)` objects; got {t!r}.")
         if id(t) not in seen:
@@ -151,16 +151,6 @@ def _trace(inputs, outputs):
                           args=[to_ref(a) for a in tensor.args],
                           kwargs={k: to_ref(v) for k, v in tensor.kwargs.items()}))
     return nodes, _replace_tensors(inputs, names), _replace_tensors(outputs, names)
-
-
-def _tensors_in(value) -> List[Any]:
-    if isinstance(value, (SymbolicTensor, InputSpec)):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _tensors_in(v)]
-    if isinstance(value, dict):
-        return [t for v in value.values() for t in _tensors_in(v)]
-    return []
 
 
 def _replace_tensors(value, names):

@@ -36,18 +36,18 @@ class KerasSpec(pg.Object):
         if not pg.is_deterministic(self):
             raise errors.SearchSpaceError(
                 f"{type(self).__name__} still holds hyper-values at "
-                f"{[str(self.sym_path) + '.' + p if self.sym_path else p for p in _hyper_paths(self)]}; materialize it (pg.materialize or a search) "
+                f"{_hyper_paths(self)}; materialize it (pg.materialize or a search) "
                 "before building the Keras object."
             )
-        args, kwargs = self.constructor_arguments()
-        return self.keras_class(*args, **kwargs)
+        return self.keras_class(**self.constructor_kwargs())
 
-    def constructor_arguments(self):
-        """Returns `(args, kwargs)` for the Keras constructor, nested specs built."""
-        return [], {k: to_keras_value(v) for k, v in self.sym_init_args.items()}
+    def constructor_kwargs(self) -> Dict[str, Any]:
+        """The Keras constructor's keyword arguments, nested specs built."""
+        return {k: to_keras_value(v) for k, v in self.sym_init_args.items()}
 
 
-def _hyper_paths(value) -> List[str]:
+def _hyper_paths(value: pg.Symbolic) -> List[str]:
+    """Paths (from the root of `value`'s tree) of the hyper-values inside it."""
     paths = []
 
     def visit(key_path, v, unused_parent):
@@ -56,7 +56,7 @@ def _hyper_paths(value) -> List[str]:
             return pg.TraverseAction.CONTINUE
         return pg.TraverseAction.ENTER
 
-    pg.traverse(value, visit)
+    pg.traverse(value, visit, root_path=value.sym_path)
     return paths
 
 

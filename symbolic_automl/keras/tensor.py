@@ -34,7 +34,7 @@ class LayerSpec(spec.KerasSpec):
     """Base of symbolic Keras layers; calling one records a functional-API node."""
 
     def __call__(self, *args, **kwargs) -> SymbolicTensor:
-        if not any(_contains_tensor(a) for a in args):
+        if not tensors_in(list(args)):
             raise TypeError(
                 f"{type(self).__name__} was called on {args!r}; expected symbolic "
                 "tensors from `Input(...)` or from another symbolic layer call."
@@ -48,15 +48,18 @@ class InputSpec(LayerSpec):
     def to_keras(self):
         import keras  # pylint: disable=g-import-not-at-top
 
-        return keras.Input(**self.constructor_arguments()[1])
+        return keras.Input(**self.constructor_kwargs())
 
 
-def _contains_tensor(value) -> bool:
+def tensors_in(value) -> List[Any]:
+    """The symbolic tensors inside a (nested list, tuple or dict) call argument."""
     if isinstance(value, (SymbolicTensor, InputSpec)):
-        return True
+        return [value]
     if isinstance(value, (list, tuple)):
-        return any(_contains_tensor(v) for v in value)
-    return False
+        return [t for v in value for t in tensors_in(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in tensors_in(v)]
+    return []
 
 
 def Input(shape=None, batch_size=None, dtype=None, sparse=None, name=None,
