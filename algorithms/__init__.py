@@ -14,6 +14,8 @@ so they are imported on first use.
 
 import importlib
 
+from symbolic_automl.genome import Genome
+
 from . import conformance
 from . import early_stopping
 from .base import Algorithm, dominates, pareto_front
@@ -23,7 +25,6 @@ from .evolution import (
     evolution_with_rejection,
     pareto_tournament_evolution,
 )
-from .genome import Genome
 from .pyglove_algorithms import grid, hill_climb, neat, nsga2, random, regularized_evolution
 from .rejection import Rejection, keras_proxy_check, with_rejection
 from .tpe import TPE

@@ -28,7 +28,7 @@ from typing import Any, Iterable, Optional, Tuple, Union
 
 import pyglove as pg
 
-from .genome import Assignment, Genome
+from symbolic_automl.genome import Assignment, Genome
 
 Reward = Union[float, Tuple[float, ...]]
 

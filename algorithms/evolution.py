@@ -24,7 +24,7 @@ import random as random_lib
 import pyglove as pg
 
 from .base import Algorithm, Reward, objective_values, pareto_front
-from .genome import Assignment
+from symbolic_automl.genome import Assignment
 
 
 @pg.members([

@@ -26,7 +26,7 @@ from typing import Dict, List, Tuple
 import pyglove as pg
 
 from .base import Algorithm, Reward
-from .genome import Assignment, Decision
+from symbolic_automl.genome import Assignment, Decision
 
 _SQRT2 = math.sqrt(2.0)
 
