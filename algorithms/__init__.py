@@ -19,13 +19,22 @@ from symbolic_automl.genome import Genome
 from . import conformance
 from . import early_stopping
 from .base import Algorithm, dominates, pareto_front
+from .dedupe import NoDuplicates, no_duplicates
 from .evolution import (
     Evolution,
     ParetoTournamentEvolution,
     evolution_with_rejection,
     pareto_tournament_evolution,
 )
-from .pyglove_algorithms import grid, hill_climb, neat, nsga2, random, regularized_evolution
+from .pyglove_algorithms import (
+    UniformChange,
+    grid,
+    hill_climb,
+    neat,
+    nsga2,
+    random,
+    regularized_evolution,
+)
 from .rejection import Rejection, keras_proxy_check, with_rejection
 from .tpe import TPE
 

@@ -1,5 +1,6 @@
 """Every algorithm in `algorithms/` (and PyGlove's) through the shared conformance checks."""
 
+import pyglove as pg
 import pytest
 
 from symbolic_automl import algorithms as sa
@@ -18,17 +19,34 @@ OURS = {
 PYGLOVE = {
     "random": (lambda seed: sa.random(seed=seed), False),
     "grid": (lambda seed: sa.grid(), True),
+    # Our factories wrap PyGlove's evolution in no_duplicates, whose recover
+    # replays the run: no duplicates, and recover is exact.
     "regularized_evolution": (
         lambda seed: sa.regularized_evolution(population_size=8, tournament_size=3, seed=seed),
-        False),
-    "hill_climb": (lambda seed: sa.hill_climb(init_population_size=3, seed=seed), False),
-    "nsga2": (lambda seed: sa.nsga2(population_size=4, seed=seed), False),
-    "neat": (lambda seed: sa.neat(population_size=6, seed=seed), False),
+        True),
+    "hill_climb": (lambda seed: sa.hill_climb(init_population_size=3, seed=seed), True),
+    "nsga2": (lambda seed: sa.nsga2(population_size=4, seed=seed), True),
+    "neat": (lambda seed: sa.neat(population_size=6, seed=seed), True),
+    # PyGlove's own objects (dedupe=False).
+    "raw_regularized_evolution": (
+        lambda seed: sa.regularized_evolution(population_size=8, tournament_size=3, seed=seed,
+                                              dedupe=False), False),
+    "raw_hill_climb": (
+        lambda seed: sa.hill_climb(init_population_size=3, seed=seed, dedupe=False), False),
+    "raw_nsga2": (lambda seed: sa.nsga2(population_size=4, seed=seed, dedupe=False), False),
+    "raw_neat": (lambda seed: sa.neat(population_size=6, seed=seed, dedupe=False), False),
+    # The wrapper around other generators, PyGlove's plain seeded mutator included.
+    "no_duplicates_random": (lambda seed: sa.no_duplicates(sa.random(seed), seed=seed), True),
+    "no_duplicates_pg_evolution": (
+        lambda seed: sa.no_duplicates(pg.evolution.regularized_evolution(
+            pg.evolution.mutators.Uniform(seed=seed), population_size=8, tournament_size=3,
+            seed=seed), max_retries=3, seed=seed), True),
 }
 # PyGlove's Evolution.recover restores the population from the history, but not
 # the random state of its selectors and mutators, so a resumed run proposes
 # different (valid) DNAs than an uninterrupted one.
-PYGLOVE_RECOVER_DIVERGES = {"regularized_evolution", "hill_climb", "nsga2", "neat"}
+PYGLOVE_RECOVER_DIVERGES = {"raw_regularized_evolution", "raw_hill_climb", "raw_nsga2",
+                            "raw_neat"}
 
 
 def _cases():
