@@ -10,3 +10,5 @@ from symbolic_automl.algorithms.weight_sharing.gdas import GDAS
 from symbolic_automl.algorithms.weight_sharing.reinforce import REINFORCE
 from symbolic_automl.algorithms.weight_sharing.spos import SPOS
 from symbolic_automl.oneshot.base import WeightSharingAlgorithm
+
+__all__ = ["DARTS", "GDAS", "REINFORCE", "SPOS", "WeightSharingAlgorithm"]

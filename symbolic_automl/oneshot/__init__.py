@@ -11,7 +11,13 @@ from symbolic_automl.oneshot.base import (
     WeightSharingAlgorithm,
     backend_module,
 )
-from symbolic_automl.oneshot.choice import ChoicePoint, MixedOp
+from symbolic_automl.oneshot.choice import ChoicePoint, MixedOp, active_mixing
+from symbolic_automl.oneshot.define_by_run import (
+    ChoiceSpec,
+    DefineByRunSupernet,
+    SupernetContext,
+    supernet_mode,
+)
 from symbolic_automl.oneshot.plotting import plot_architecture_history
 from symbolic_automl.oneshot.supernet import (
     FunctionalSupernet,
@@ -20,3 +26,10 @@ from symbolic_automl.oneshot.supernet import (
     build_supernet,
     register_supernet_builder,
 )
+
+__all__ = [
+    "ChoicePoint", "ChoiceSpec", "DefineByRunSupernet", "FunctionalSupernet", "MixedOp",
+    "SearchOutcome", "SequentialSupernet", "Supernet", "SupernetContext", "SupernetRun",
+    "WeightSharingAlgorithm", "active_mixing", "backend_module", "build_supernet",
+    "plot_architecture_history", "register_supernet_builder", "supernet_mode",
+]

@@ -10,7 +10,6 @@ after clipping, as the reference's `nn.utils.clip_grad_norm_` + `SGD(weight_deca
 
 from typing import Callable, List, Sequence
 
-import keras
 import numpy as np
 import tensorflow as tf
 

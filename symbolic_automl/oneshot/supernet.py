@@ -6,12 +6,20 @@ architectures), and keeps everything else as the plain Keras layer. The result
 is a `Supernet`: a `keras.Model` called as `supernet(x, mixing)` where `mixing`
 has one weight vector per choice point, in `supernet.choice_points` order.
 
-Spaces are handled in three ways, first match wins:
+Spaces are handled in four ways, first match wins:
 
-1. the space object has a `to_supernet()` method (e.g. the DARTS network space);
-2. a builder registered for its type with `register_supernet_builder`;
-3. the symbolic Keras mirror (`keras.Sequential`, functional `keras.Model`),
+1. a define-by-run function (a plain function that calls `pg.oneof(...,
+   name=...)` inline): it runs once in supernet mode, where every named
+   `pg.oneof` over layers (Keras layers, symbolic layers, or callables
+   returning tensors) returns a `MixedOp`; see `define_by_run.py`;
+2. the space object has a `to_supernet()` method (e.g. the DARTS network space);
+3. a builder registered for its type with `register_supernet_builder`;
+4. the symbolic Keras mirror (`keras.Sequential`, functional `keras.Model`),
    handled here generically: every `pg.oneof` whose candidates are layers.
+
+Only choices among layers (and, in the DARTS cell space, `manyof` edges) can be
+relaxed: numeric or string choices, `pg.floatv` and other `pg.manyof` are a
+`SearchSpaceError` naming the hyper-value.
 
 Example::
 
@@ -22,10 +30,17 @@ Example::
     net = build_supernet(space)
     y = net(x, [keras.ops.softmax(alpha)])
     dna = net.derive([alpha_numpy])          # argmax per choice, a pg.DNA
+
+    def build():                             # define-by-run, plain Keras
+        x = plain_keras.Input((8, 8, 1))
+        op = pg.oneof([plain_keras.layers.Conv2D(8, 3, padding="same"),
+                       plain_keras.layers.MaxPooling2D(3, 1, padding="same")], name="op1")
+        return plain_keras.Model(x, plain_keras.layers.Dense(10)(op(x)))
+    net = build_supernet(build)              # net.choice_points[0].key == "op1"
 """
 
 import importlib
-from typing import Any, Callable, Dict, List, Optional, Sequence, Type
+from typing import Any, Callable, Dict, List, Sequence, Type
 
 import keras
 import numpy as np
@@ -67,7 +82,7 @@ class Supernet(keras.Model):
 
     def derive(self, scores: Sequence[np.ndarray]) -> pg.DNA:
         """The DNA that picks, at each choice point, the candidate of highest score."""
-        _check_scores(self.choice_points, scores)
+        check_scores(self.choice_points, scores)
         chosen = {c.key: int(np.argmax(s)) for c, s in zip(self.choice_points, scores)}
 
         def decide(decision_point):
@@ -93,7 +108,7 @@ class Supernet(keras.Model):
         return mixing
 
 
-def _check_scores(choice_points, scores):
+def check_scores(choice_points, scores):
     if len(scores) != len(choice_points):
         raise ValueError(
             f"Expected {len(choice_points)} score vectors (one per choice point), "
@@ -115,14 +130,26 @@ def register_supernet_builder(space_type: Type[Any], builder: Callable[[Any], Su
 
 
 def build_supernet(space: Any) -> Supernet:
-    """Builds the supernet of a search space; see the module docstring."""
+    """Builds the supernet of a search space; see the module docstring.
+
+    Args:
+      space: a symbolic space, a define-by-run function, or a
+        `symbolic_automl.space.Space` holding either.
+
+    Returns:
+      A `Supernet` whose `derive` gives DNAs of the space's `pg.DNASpec`.
+
+    Raises:
+      SearchSpaceError: the space has a hyper-value no algorithm can relax, or
+        no choice among layers at all.
+    """
     value = getattr(space, "value", space)  # symbolic_automl.space.Space
-    if callable(value) and not isinstance(value, pg.Symbolic):
-        raise errors.SearchSpaceError(
-            f"Weight-sharing search needs a symbolic search space (a symbolic Keras "
-            f"model or a space object with `to_supernet()`); got the define-by-run "
-            f"function {getattr(value, '__name__', value)!r}, whose choices are only "
-            "known while it runs. Write the space with `symbolic_automl.keras` instead.")
+    if callable(value) and not isinstance(value, (pg.Symbolic, type)):
+        # A define-by-run function: run it once in supernet mode.
+        from symbolic_automl.oneshot.define_by_run import DefineByRunSupernet  # pylint: disable=g-import-not-at-top
+        net = DefineByRunSupernet(value)
+        _check_has_choices(net)
+        return net
     _import_space_builders(value)
     if hasattr(value, "to_supernet"):
         net = value.to_supernet()
@@ -142,11 +169,15 @@ def build_supernet(space: Any) -> Supernet:
                     "expected a symbolic Keras model (symbolic_automl.keras.Sequential "
                     "or Model), a space with a `to_supernet()` method, or a type "
                     "registered with `register_supernet_builder`.")
+    _check_has_choices(net)
+    return net
+
+
+def _check_has_choices(net):
     if not net.choice_points:
         raise errors.SearchSpaceError(
             "The space has no choice among layers for a weight-sharing algorithm to "
             "relax; use a black-box algorithm (random, evolution) instead.")
-    return net
 
 
 def _import_space_builders(value):
@@ -168,7 +199,7 @@ def _import_space_builders(value):
 # ---------------------------------------------------------------------------
 # The symbolic Keras mirror.
 
-def _label(layer_spec) -> str:
+def spec_label(layer_spec) -> str:
     args = ", ".join(f"{v!r}" for k, v in layer_spec.sym_init_args.items()
                      if k in ("units", "filters", "kernel_size", "pool_size", "activation",
                               "rate", "cropping"))
@@ -215,7 +246,7 @@ class _LayerFactory:
                 _check_deterministic(c, f"{value.sym_path}[={i}]")
             index = len(self.choice_points)
             self.choice_points.append(
-                ChoicePoint(key=str(value.sym_path), candidates=[_label(c) for c in candidates]))
+                ChoicePoint(key=str(value.sym_path), candidates=[spec_label(c) for c in candidates]))
             mixed = MixedOp([c.to_keras() for c in candidates], name=f"choice_{index}")
             mixed.choice_index = index
             return mixed

@@ -117,6 +117,15 @@ _JAX_SCRIPT = textwrap.dedent("""
     np.testing.assert_allclose(grads[2][0], grads[1][0], rtol=1e-4, atol=1e-6)
     outcome = DARTS(epochs=2, loss="mse", batch_size=16, order=2).search(space, (x, y))
     assert outcome.dna in (pg.DNA(0), pg.DNA(1)) and len(outcome.history) == 2
+
+    def build():  # define-by-run: the mixing reaches the user's graph under jax.jit
+        inputs = keras.Input((6,))
+        h = pg.oneof([keras.layers.Dense(8, activation="relu"),
+                      lambda t: keras.layers.Dense(8)(t)], name="h")(inputs)
+        return keras.Model(inputs, keras.layers.Dense(3)(h))
+    outcome = DARTS(epochs=2, loss="mse", batch_size=16, order=2).search(build, (x, y))
+    assert outcome.dna in (pg.DNA(0), pg.DNA(1))
+    assert outcome.history[0]["alphas"] != outcome.history[-1]["alphas"]
     print("JAX-OK")
 """)
 

@@ -115,12 +115,20 @@ def test_numeric_choice_inside_a_candidate_is_a_clear_error():
         build_supernet(space)
 
 
-def test_define_by_run_space_is_a_clear_error():
+def test_define_by_run_function_gets_a_supernet_and_numeric_choices_a_clear_error():
+    # More in define_by_run_test.py.
     def build():
+        x = keras.Input((4,))
+        return keras.Model(x, pg.oneof([keras.layers.Dense(2), keras.layers.Dense(2, "relu")],
+                                       name="head")(x))
+
+    assert [c.key for c in build_supernet(build).choice_points] == ["head"]
+
+    def numeric():
         return pg.oneof([1, 2], name="x")
 
-    with pytest.raises(errors.SearchSpaceError, match="define-by-run function 'build'"):
-        build_supernet(build)
+    with pytest.raises(errors.SearchSpaceError, match="pg.oneof named 'x' chooses among 1"):
+        build_supernet(numeric)
 
 
 def test_candidates_of_different_shapes_are_a_clear_error():
