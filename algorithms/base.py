@@ -7,7 +7,10 @@ most algorithms need, so that a new one is a few lines (see
 * a `seed`, and one fresh `random.Random` per proposal derived from
   `(seed, proposal index)`: proposals are reproducible, and `recover(history)`
   only has to replay feedback (no random draws to re-consume);
-* proposals as plain dicts (`Genome` assignments) instead of slow `pg.DNA`s;
+* proposals as plain dicts (`Genome` assignments) instead of slow `pg.DNA`s.
+  The search loop takes the fast path: `propose_assignment()`, then
+  `feedback(assignment, reward)`, building no `pg.DNA` at all; `propose()`
+  and `feedback(dna, reward)` still work as in any `pg.DNAGenerator`;
 * `feedback_infeasible(dna)` (no-op by default), called by the search loop for
   infeasible and rejected trials;
 * optional duplicate avoidance (`_avoid_duplicates = True`).
@@ -71,13 +74,26 @@ class Algorithm(pg.DNAGenerator):
         """The random generator of one proposal, a function of seed and index."""
         return random_lib.Random(self._base_seed * 1_000_003 + proposal_index)
 
+    def propose_assignment(self) -> Assignment:
+        """Proposes the next candidate as an assignment (`propose` without a `pg.DNA`).
+
+        Raises:
+            StopIteration: the algorithm has no more candidates.
+        """
+        assignment = self._next_assignment()
+        self._num_proposals += 1
+        return assignment
+
     def _propose(self) -> pg.DNA:
+        return self.genome.to_dna(self._next_assignment())
+
+    def _next_assignment(self) -> Assignment:
         rng = self.proposal_rng(self.num_proposals)
         assignment = self._propose_assignment(rng)
         if self._avoid_duplicates:
             assignment = self._unseen(assignment, rng)
         self._seen.add(Genome.key(assignment))
-        return self.genome.to_dna(assignment)
+        return assignment
 
     def _propose_assignment(self, rng: random_lib.Random) -> Assignment:
         """Returns the next candidate as an assignment. Must be overridden."""
@@ -100,16 +116,20 @@ class Algorithm(pg.DNAGenerator):
 
     # --------------------------------------------------------------- feedback
 
-    def _feedback(self, dna: pg.DNA, reward: Reward) -> None:
-        self._observe(self.genome.assignment(dna), reward)
+    def _feedback(self, dna: Union[pg.DNA, Assignment], reward: Reward) -> None:
+        self._observe(self._as_assignment(dna), reward)
+
+    def _as_assignment(self, dna: Union[pg.DNA, Assignment]) -> Assignment:
+        # The fast path hands back the assignments `propose_assignment` gave.
+        return dna if isinstance(dna, dict) else self.genome.assignment(dna)
 
     def _observe(self, assignment: Assignment, reward: Reward) -> None:
         """Override to learn from a completed trial."""
 
-    def feedback_infeasible(self, dna: pg.DNA) -> None:
+    def feedback_infeasible(self, dna: Union[pg.DNA, Assignment]) -> None:
         """Called by the search loop for an infeasible or rejected trial."""
         self._num_infeasible += 1
-        self._observe_infeasible(self.genome.assignment(dna))
+        self._observe_infeasible(self._as_assignment(dna))
 
     def _observe_infeasible(self, assignment: Assignment) -> None:
         """Override to learn from an infeasible/rejected trial (default: ignore)."""
@@ -120,21 +140,21 @@ class Algorithm(pg.DNAGenerator):
 
     # ---------------------------------------------------------------- recover
 
-    def _replay(self, trial_id: int, dna: pg.DNA, reward: Optional[Reward]) -> None:
+    def _replay(self, trial_id: int, dna: Union[pg.DNA, Assignment],
+                reward: Optional[Reward]) -> None:
         # Proposal randomness depends only on (seed, index), so replaying the
         # feedback in order restores the state of an uninterrupted run.
         del trial_id
-        if dna.spec is None:
-            dna = dna.use_spec(self.dna_spec)
-        assignment = self.genome.assignment(dna)
+        assignment = self._as_assignment(dna)
         self._seen.add(Genome.key(assignment))
         if reward is not None:
             if self.multi_objective and not isinstance(reward, tuple):
                 reward = (reward,)
             self._observe(assignment, reward)
 
-    def recover(self, history: Iterable[Tuple[pg.DNA, Optional[Reward]]]) -> None:
-        """Replays `(dna, reward)` history; reward None for pending/infeasible trials.
+    def recover(self, history: Iterable[Tuple[Union[pg.DNA, Assignment], Optional[Reward]]]
+                ) -> None:
+        """Replays `(dna or assignment, reward)` history; reward None for pending/infeasible trials.
 
         To also restore what the algorithm learnt from infeasible trials, call
         `feedback_infeasible(dna)` for them after `recover`.

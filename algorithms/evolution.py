@@ -53,6 +53,9 @@ class Evolution(Algorithm):
                 f"population_size ({self.population_size})")
         self._population = collections.deque(maxlen=self.population_size)
         self._num_completed = 0
+        # Symbolic attribute reads are slow; the hot path reads these plain copies.
+        self._sizes = (self.population_size, self.tournament_size)
+        self._mutation_rate = self.mutation_rate
 
     @property
     def population(self):
@@ -64,9 +67,10 @@ class Evolution(Algorithm):
         self._num_completed += 1
 
     def _propose_assignment(self, rng: random_lib.Random) -> Assignment:
-        if self._num_completed < self.population_size:
+        population_size, tournament_size = self._sizes
+        if self._num_completed < population_size:
             return self.genome.sample(rng)
-        sample = rng.sample(list(self._population), min(self.tournament_size, len(self._population)))
+        sample = rng.sample(list(self._population), min(tournament_size, len(self._population)))
         return self.mutate(self._select_parent(sample, rng), rng)
 
     def _select_parent(self, sample, rng: random_lib.Random) -> Assignment:
@@ -77,7 +81,7 @@ class Evolution(Algorithm):
         active = [d for d in self.genome.decisions if d.id in parent]
         child = dict(parent)
         chosen = [rng.choice(active)] + [
-            d for d in active if self.mutation_rate and rng.random() < self.mutation_rate]
+            d for d in active if self._mutation_rate and rng.random() < self._mutation_rate]
         for decision in chosen:
             if decision.group is not None and (decision.distinct or decision.sorted):
                 # Resample a constrained manyof as a whole, keeping it valid.

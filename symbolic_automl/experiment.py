@@ -26,7 +26,7 @@ import shutil
 import sys
 import time
 import traceback
-from typing import Any, Callable, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from absl import logging
 import pyglove as pg
@@ -167,7 +167,9 @@ class _Experiment:
         self.store = storage.TrialStore.in_dir(root_dir)
         self._check_or_record_space()
         self.trials: List[trial_lib.Trial] = self.store.trials()
-        self._running_trial: Optional[trial_lib.Trial] = None
+        # Trial id -> the assignment of an algorithm on the fast path (see `_uses_assignments`).
+        self._assignments: Dict[int, Dict[str, Any]] = {}
+        self._fast = False
 
     def close(self):
         self.executor.close()
@@ -202,8 +204,20 @@ class _Experiment:
 
     # The black-box loop.
 
+    def _uses_assignments(self) -> bool:
+        """Whether the algorithm speaks assignments (no `pg.DNA` on the hot path).
+
+        `symbolic_automl.algorithms.Algorithm` does: `propose_assignment()`
+        returns a dict `{decision id: value}` of `space.genome`, and `feedback`
+        and `feedback_infeasible` take it back. Any other `pg.DNAGenerator` gets
+        and gives `pg.DNA`s.
+        """
+        return (callable(getattr(self.algorithm, "propose_assignment", None))
+                and self.space.genome is not None)
+
     def run(self, max_trials: int, show_progress: bool):
         self.algorithm.setup(self.space.dna_spec)
+        self._fast = self._uses_assignments()
         if self.early_stopping is not None:
             self.early_stopping.setup(self.space.dna_spec)
         interrupted = [t for t in self.trials if t.status == trial_lib.RUNNING]
@@ -252,29 +266,45 @@ class _Experiment:
     def _recover(self):
         if not self.trials:
             return
-        history = [(self.space.check_dna(t.dna), t.reward if t.has_reward else None)
-                   for t in self.trials]
-        self.algorithm.recover(history)
+        if self._fast:
+            genotypes = [self.space.genome.assignment_from_dna_json(trial_lib.trial_dna_json(t))
+                         for t in self.trials]
+            # Only an interrupted trial runs again and needs its assignment.
+            self._assignments = {t.id: a for t, a in zip(self.trials, genotypes)
+                                 if t.status == trial_lib.RUNNING}
+        else:
+            genotypes = [self.space.check_dna(t.dna) for t in self.trials]
+        self.algorithm.recover([(g, t.reward if t.has_reward else None)
+                                for g, t in zip(genotypes, self.trials)])
         # History carries no reward for infeasible trials; algorithms that track
         # them hear about them again, as they did during the run.
         tell = getattr(self.algorithm, "feedback_infeasible", None)
         if tell is not None:
-            for t in self.trials:
+            for g, t in zip(genotypes, self.trials):
                 if t.status in (trial_lib.INFEASIBLE, trial_lib.REJECTED, trial_lib.FAILED):
-                    tell(t.dna)
+                    tell(g)
         if self.early_stopping is not None:
             self.early_stopping.recover([self._pg_trial(t) for t in self.trials])
         logging.info("Resumed %d trials from %s.", len(self.trials), self.store.path)
 
     def _propose(self) -> Optional[trial_lib.Trial]:
         try:
-            dna = self.algorithm.propose()
+            proposal = (self.algorithm.propose_assignment() if self._fast
+                        else self.algorithm.propose())
         except StopIteration:
             return None
-        dna = self.space.check_dna(dna)
         now = time.time()
-        trial = trial_lib.Trial(id=len(self.trials) + 1, dna=dna, status=trial_lib.RUNNING,
-                                created=now, started=now)
+        trial_id = len(self.trials) + 1
+        if self._fast:
+            genome = self.space.genome
+            trial = trial_lib.Trial(
+                id=trial_id, dna=None, dna_json=genome.to_dna_json(proposal),
+                build_dna=lambda: genome.to_dna(proposal),
+                status=trial_lib.RUNNING, created=now, started=now)
+            self._assignments[trial_id] = proposal
+        else:
+            trial = trial_lib.Trial(id=trial_id, dna=self.space.check_dna(proposal),
+                                    status=trial_lib.RUNNING, created=now, started=now)
         self.store.add(trial)
         self.trials.append(trial)
         return trial
@@ -285,12 +315,14 @@ class _Experiment:
             artifact_dir = os.path.join(self.root_dir, "trials", str(trial.id))
             os.makedirs(artifact_dir, exist_ok=True)
         context = trial_lib.TrialContext(
-            trial.id, trial.dna, artifact_dir=artifact_dir,
+            trial.id, lambda: trial.dna, artifact_dir=artifact_dir,
             on_report=lambda m: self._on_report(trial, m))
         trial.measurements = context.measurements
         try:
-            model = self.space.materialize(trial.dna)
-            trial.model_json = _model_json(model, self.space, trial.dna)
+            assignment = self._assignments.get(trial.id)
+            model = (self.space.materialize(trial.dna) if assignment is None
+                     else self.space.materialize_assignment(assignment))
+            trial.model_json = _model_json(model, self.space, lambda: trial.dna)
             metrics = self.executor.evaluate(self.evaluator, model, context)
             trial.metrics = _check_metrics(metrics)
             trial.reward = self._reward(trial.metrics)
@@ -326,14 +358,15 @@ class _Experiment:
         return values[0] if len(values) == 1 else tuple(values)
 
     def _feedback(self, trial: trial_lib.Trial) -> None:
+        genotype = self._assignments.pop(trial.id) if self._fast else trial.dna
         if trial.has_reward:
-            self.algorithm.feedback(trial.dna, trial.reward)
+            self.algorithm.feedback(genotype, trial.reward)
         elif trial.status in (trial_lib.INFEASIBLE, trial_lib.REJECTED, trial_lib.FAILED):
             # PyGlove's convention is to feed nothing back for an infeasible
             # trial; algorithms that can use the information say so.
             tell = getattr(self.algorithm, "feedback_infeasible", None)
             if tell is not None:
-                tell(trial.dna)
+                tell(genotype)
 
     def _pg_trial(self, trial: trial_lib.Trial) -> pg.tuning.Trial:
         measurements = []
@@ -406,7 +439,7 @@ class _Experiment:
             self.store.add(trial)
             self.trials.append(trial)
             model = self.space.materialize(trial.dna)
-            trial.model_json = _model_json(model, self.space, trial.dna)
+            trial.model_json = _model_json(model, self.space, lambda: trial.dna)
             trial.metrics = _check_metrics(getattr(outcome, "metrics", {}) or {})
             try:  # Inherited-weight metrics, when they hold the objective.
                 trial.reward = self._reward(trial.metrics)
@@ -427,14 +460,14 @@ class _FixedProposal(pg.DNAGenerator):
         return self.dna.clone()
 
 
-def _model_json(model, space, dna) -> Optional[str]:
+def _model_json(model, space, get_dna: Callable[[], pg.DNA]) -> Optional[str]:
     if isinstance(model, pg.Symbolic):
         try:
             return export.dumps(model)
         except (TypeError, ValueError):
             pass
     # Define-by-run (or unserializable) models are recorded by their decisions.
-    return export.dumps(pg.Dict(decisions=space.decisions(dna)))
+    return export.dumps(pg.Dict(decisions=space.decisions(get_dna())))
 
 
 def _first(reward) -> float:

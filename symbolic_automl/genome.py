@@ -15,6 +15,7 @@ Example::
 """
 
 import dataclasses
+import json
 import math
 import random as random_lib
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -75,6 +76,7 @@ class Decision:
 #   ("choices", [Decision per slot], [candidate node per candidate index])
 #   ("float", Decision)
 _EMPTY = object()
+_DNA_TYPE = "pyglove.core.geno.base.DNA"
 
 
 class Genome:
@@ -191,22 +193,95 @@ class Genome:
             dna = pg.DNA(None if nested is _EMPTY else nested)
         return dna.use_spec(self.dna_spec)
 
-    def _nested(self, node, assignment):
+    def to_dna_json(self, assignment: Assignment) -> str:
+        """`pg.to_json_str(self.to_dna(assignment))`, without building the DNA.
+
+        Raises:
+            DNAMismatchError: the assignment misses an active decision, has a
+                value out of its decision's range, or holds an inactive one.
+        """
+        visited = []
+        nested = self._nested(self._root, assignment, visited)
+        if len(visited) != len(assignment):
+            extra = sorted(set(assignment) - set(visited))
+            raise DNAMismatchError(
+                f"Assignment {assignment!r:.200} sets decisions {extra} that are not "
+                f"active (or not in the space); the active ones are {visited}")
+        return json.dumps({"_type": _DNA_TYPE, "format": "compact",
+                           "value": _tuples_to_json(nested)})
+
+    def assignment_from_dna_json(self, text: str) -> Assignment:
+        """The assignment of a DNA stored with `to_dna_json` or `pg.to_json_str`."""
+        try:
+            data = json.loads(text)
+            if not (isinstance(data, dict) and data.get("_type") == _DNA_TYPE
+                    and data.get("format") == "compact"):
+                raise ValueError("not a compact pg.DNA JSON object")
+            out: Assignment = {}
+            self._assign(self._root, _json_to_tuples(data["value"]), out)
+            return out
+        except (ValueError, TypeError, KeyError, IndexError) as e:
+            raise DNAMismatchError(
+                f"Stored DNA {text[:200]} does not fit the DNASpec: {e}") from e
+
+    def numbers(self, assignment: Assignment) -> List[Any]:
+        """The values of all decisions in spec order (`dna.to_numbers()` of a flat space)."""
+        return [assignment[d.id] for d in self.decisions]
+
+    def _nested(self, node, assignment, visited=None):
         kind = node[0]
         if kind == "space":
-            parts = [p for p in (self._nested(c, assignment) for c in node[1]) if p is not _EMPTY]
+            parts = [p for p in (self._nested(c, assignment, visited) for c in node[1])
+                     if p is not _EMPTY]
             if not parts:
                 return _EMPTY
             return parts[0] if len(parts) == 1 else parts
         if kind == "float":
-            return float(assignment[node[1].id])
+            decision = node[1]
+            value = _get(assignment, decision, visited)
+            if not (isinstance(value, (int, float)) and
+                    decision.spec.min_value <= value <= decision.spec.max_value):
+                raise DNAMismatchError(
+                    f"Decision {decision.id!r} is a float in [{decision.spec.min_value}, "
+                    f"{decision.spec.max_value}], got {value!r}")
+            return float(value)
         slots, candidates = node[1], node[2]
         values = []
         for slot_index, decision in enumerate(slots):
-            index = assignment[decision.id]
-            child = self._nested(candidates[slot_index][index], assignment)
+            index = _get(assignment, decision, visited)
+            if not (isinstance(index, int) and 0 <= index < decision.num_candidates):
+                raise DNAMismatchError(
+                    f"Decision {decision.id!r} takes a candidate index in "
+                    f"[0, {decision.num_candidates}), got {index!r}")
+            child = self._nested(candidates[slot_index][index], assignment, visited)
             values.append(index if child is _EMPTY else (index, child))
         return values[0] if len(values) == 1 else values
+
+    def _assign(self, node, value, out):
+        """The inverse of `_nested`: fills `out` from a nested DNA value."""
+        kind = node[0]
+        if kind == "space":
+            children = [c for c in node[1] if _has_decisions(c)]
+            parts = [value] if len(children) == 1 else value
+            if len(parts) != len(children):
+                raise ValueError(f"expected {len(children)} values, got {value!r:.100}")
+            for child, part in zip(children, parts):
+                self._assign(child, part, out)
+        elif kind == "float":
+            out[node[1].id] = float(value)
+        else:
+            slots, candidates = node[1], node[2]
+            parts = [value] if len(slots) == 1 else value
+            if len(parts) != len(slots):
+                raise ValueError(f"expected {len(slots)} choices, got {value!r:.100}")
+            for slot_index, (decision, part) in enumerate(zip(slots, parts)):
+                index, child = part if isinstance(part, tuple) else (part, None)
+                if not 0 <= index < decision.num_candidates:
+                    raise ValueError(f"choice {index} out of range for {decision.id}")
+                out[decision.id] = index
+                subtree = candidates[slot_index][index]
+                if _has_decisions(subtree):
+                    self._assign(subtree, child, out)
 
     def assignment(self, dna: pg.DNA) -> Assignment:
         """Returns the assignment of a DNA (which must fit this genome's spec)."""
@@ -238,6 +313,38 @@ class Genome:
         if any(not d.is_categorical for d in self.decisions):
             return math.inf
         return self.dna_spec.space_size
+
+
+def _get(assignment, decision, visited):
+    try:
+        value = assignment[decision.id]
+    except KeyError:
+        raise DNAMismatchError(
+            f"Assignment {assignment!r:.200} misses the active decision {decision.id!r}") from None
+    if visited is not None:
+        visited.append(decision.id)
+    return value
+
+
+def _has_decisions(node) -> bool:
+    return node[0] != "space" or any(_has_decisions(c) for c in node[1])
+
+
+def _tuples_to_json(value):
+    # pg.to_json's encoding: a tuple (a conditional choice) is ["__tuple__", ...].
+    if isinstance(value, tuple):
+        return ["__tuple__"] + [_tuples_to_json(v) for v in value]
+    if isinstance(value, list):
+        return [_tuples_to_json(v) for v in value]
+    return value
+
+
+def _json_to_tuples(value):
+    if isinstance(value, list):
+        if value and value[0] == "__tuple__":
+            return tuple(_json_to_tuples(v) for v in value[1:])
+        return [_json_to_tuples(v) for v in value]
+    return value
 
 
 def _group_valid(decision: Decision, values) -> bool:

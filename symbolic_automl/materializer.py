@@ -12,22 +12,32 @@ Spaces outside that shape (conditional, `manyof`, custom decisions) return
 Example::
 
     fast = compile(space)
-    model = fast(dna) if fast else pg.materialize(space, dna)
+    model = fast(dna.to_numbers()) if fast else pg.materialize(space, dna)
 """
 
-import copy
-from typing import Any, Callable, List, Optional
+import json
+from typing import Any, Callable, List, Optional, Sequence
 
 import pyglove as pg
 
 
-def compile(value: Any) -> Optional[Callable[[pg.DNA], Any]]:  # pylint: disable=redefined-builtin
-    """A function DNA -> materialized value, or None if the space is not flat."""
+def compile(value: Any, spec: Optional[pg.DNASpec] = None
+            ) -> Optional[Callable[[Sequence[Any]], Any]]:  # pylint: disable=redefined-builtin
+    """A function numbers -> materialized value, or None if the space is not flat.
+
+    The function takes the decisions' values in spec order, as
+    `dna.to_numbers()` gives them: a candidate index per `oneof`, a float per
+    `floatv`.
+
+    Args:
+        value: the symbolic space.
+        spec: `pg.dna_spec(value)`, when the caller has it (it is slow to make).
+    """
     try:
         template = pg.to_json(value)
     except (TypeError, ValueError):
         return None
-    spec = pg.dna_spec(value)
+    spec = spec or pg.dna_spec(value)
     slots: List[Any] = []
     for element in spec.elements:
         if element.is_categorical and element.num_choices == 1:
@@ -37,7 +47,7 @@ def compile(value: Any) -> Optional[Callable[[pg.DNA], Any]]:  # pylint: disable
             hyper = _get(value, element.location.keys)
             if not isinstance(hyper, pg.hyper.OneOf):
                 return None
-            candidates = [pg.to_json(c) for c in hyper.candidates]
+            candidates = [_Piece(pg.to_json(c)) for c in hyper.candidates]
             slots.append((element.location.keys, candidates))
         elif element.is_numerical:
             slots.append((element.location.keys, None))
@@ -46,16 +56,32 @@ def compile(value: Any) -> Optional[Callable[[pg.DNA], Any]]:  # pylint: disable
     paths = [_json_path(template, keys) for keys, _ in slots]
     if any(p is None for p in paths):
         return None
+    for path in paths:
+        _set(template, path, None)  # The hyper-values' own JSON is not copied per call.
+    # pg.from_json must get a tree of its own; parsing the text in C is the
+    # cheapest deep copy.
+    template_text = json.dumps(template)
+    fill = [(path, candidates) for (_, candidates), path in zip(slots, paths)]
 
-    def materialize(dna: pg.DNA) -> Any:
-        numbers = dna.to_numbers()
-        tree = copy.deepcopy(template)  # pg.from_json must get a tree of its own.
-        for (keys, candidates), path, number in zip(slots, paths, numbers):
-            chosen = number if candidates is None else copy.deepcopy(candidates[number])
-            _set(tree, path, chosen)
+    def materialize(numbers: Sequence[Any]) -> Any:
+        tree = json.loads(template_text)
+        for (path, candidates), number in zip(fill, numbers):
+            _set(tree, path, number if candidates is None else candidates[number].copy())
         return pg.from_json(tree)
 
     return materialize
+
+
+class _Piece:
+    """A candidate's JSON, copied cheaply: primitives as they are, trees via text."""
+
+    def __init__(self, tree):
+        self._primitive = not isinstance(tree, (dict, list))
+        self._tree = tree
+        self._text = None if self._primitive else json.dumps(tree)
+
+    def copy(self):
+        return self._tree if self._primitive else json.loads(self._text)
 
 
 def _get(value, keys):

@@ -25,6 +25,7 @@ from typing import Any, Callable, Dict, Optional
 import pyglove as pg
 
 from symbolic_automl import errors
+from symbolic_automl import genome as genome_lib
 from symbolic_automl import materializer
 
 _NOT_COMPILED = object()
@@ -44,6 +45,7 @@ class Space:
         self.value = value
         self._trace: Optional[pg.hyper.DynamicEvaluationContext] = None
         self._fast_materialize = _NOT_COMPILED
+        self._genome = _NOT_COMPILED
         if self.is_define_by_run:
             self._trace = _trace(value)
             self.dna_spec = self._trace.dna_spec
@@ -82,11 +84,42 @@ class Space:
         if self._trace is not None:
             with self._trace.apply(dna):
                 return self.value()
-        if self._fast_materialize is _NOT_COMPILED:
-            self._fast_materialize = materializer.compile(self.value)
-        if self._fast_materialize is not None:
-            return self._fast_materialize(dna)
+        fast = self._compiled_materializer()
+        if fast is not None:
+            return fast(dna.to_numbers())
         return pg.materialize(self.value, dna, use_literal_values=False)
+
+    def materialize_assignment(self, assignment: Dict[str, Any]) -> Any:
+        """`materialize` for an assignment of `genome`, building no `pg.DNA` when it can.
+
+        Raises:
+            DNAMismatchError: the assignment does not fit the space.
+        """
+        fast = self._compiled_materializer()
+        if fast is not None:
+            try:
+                return fast(self.genome.numbers(assignment))
+            except (KeyError, IndexError) as e:
+                raise errors.DNAMismatchError(
+                    f"Assignment {assignment!r:.200} does not fit the search space: {e!r}") from e
+        return self.materialize(self.genome.to_dna(assignment))
+
+    @property
+    def genome(self) -> Optional[genome_lib.Genome]:
+        """The spec compiled for assignments, or None for custom decision points."""
+        if self._genome is _NOT_COMPILED:
+            try:
+                self._genome = genome_lib.Genome(self.dna_spec)
+            except errors.SearchSpaceError:
+                self._genome = None
+        return self._genome
+
+    def _compiled_materializer(self):
+        if self._trace is not None:
+            return None
+        if self._fast_materialize is _NOT_COMPILED:
+            self._fast_materialize = materializer.compile(self.value, self.dna_spec)
+        return self._fast_materialize
 
     def decisions(self, dna: pg.DNA) -> Dict[str, Any]:
         """Decision name (or path) -> chosen value, JSON-friendly."""

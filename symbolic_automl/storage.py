@@ -16,8 +16,6 @@ import os
 import sqlite3
 from typing import Any, Dict, List, Optional
 
-import pyglove as pg
-
 from symbolic_automl import errors
 from symbolic_automl import trial as trial_lib
 
@@ -124,7 +122,7 @@ class TrialStore:
             self._db.execute(
                 "INSERT INTO trials (id, dna, status, model, created, started, attempts) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (trial.id, _dna_to_json(trial.dna), trial.status, trial.model_json,
+                (trial.id, trial_lib.trial_dna_json(trial), trial.status, trial.model_json,
                  trial.created, trial.started, trial.attempts))
 
     def restart(self, trial: trial_lib.Trial) -> None:
@@ -170,7 +168,7 @@ class TrialStore:
         if isinstance(reward, list):
             reward = tuple(reward)
         return trial_lib.Trial(
-            id=trial_id, dna=_dna_from_json(dna), status=status, model_json=model,
+            id=trial_id, dna=None, dna_json=dna, status=status, model_json=model,
             metrics=json.loads(metrics) if metrics else {}, reward=reward, error=error,
             measurements=measurements, created=created, started=started,
             finished=finished, attempts=attempts)
@@ -187,21 +185,6 @@ class _Transaction:
 
     def __exit__(self, exc_type, exc, tb):
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
-
-
-def _dna_to_json(dna: pg.DNA) -> str:
-    # PyGlove's own JSON keeps tuples (conditional choices) apart from lists
-    # (multiple choices), which plain JSON would merge.
-    return pg.to_json_str(dna)
-
-
-def _dna_from_json(text: str) -> pg.DNA:
-    from symbolic_automl import export  # pylint: disable=g-import-not-at-top
-
-    dna = export.loads(text)
-    if not isinstance(dna, pg.DNA):
-        raise errors.StoreError(f"A trial's DNA in the store is not a DNA: {text[:200]}")
-    return dna
 
 
 def _jsonable_metrics(metrics: Dict[str, Any]) -> Dict[str, Any]:

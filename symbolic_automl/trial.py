@@ -7,6 +7,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import pyglove as pg
 
+from symbolic_automl import errors
+
 Reward = Union[None, float, Tuple[float, ...]]
 
 # Trial statuses. `running` in a store means the process died mid-trial.
@@ -35,7 +37,9 @@ class Trial:
 
     Attributes:
       id: 1-based, in proposal order; ids continue across resumes.
-      dna: the genotype the algorithm proposed.
+      dna: the genotype the algorithm proposed (a `pg.DNA`, built on first
+        access when the trial was made from its JSON: building one costs
+        milliseconds, which the search loop's hot path does without).
       status: one of `STATUSES`.
       model: the materialized symbolic model (lazily loaded from its JSON).
       metrics: what the evaluator returned (final values).
@@ -44,10 +48,11 @@ class Trial:
       error: the reason a trial failed, was infeasible or rejected.
       measurements: intermediate reports, in step order.
       created, started, finished: Unix times.
+      dna_json: the DNA as `pg.to_json_str` writes it (what the store keeps).
     """
 
     id: int
-    dna: pg.DNA
+    dna: Optional[pg.DNA]
     status: str
     model_json: Optional[str] = None
     metrics: Dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -58,6 +63,13 @@ class Trial:
     started: float = 0.0
     finished: Optional[float] = None
     attempts: int = 1
+    dna_json: Optional[str] = dataclasses.field(default=None, repr=False, compare=False)
+    build_dna: Optional[Callable[[], pg.DNA]] = dataclasses.field(
+        default=None, repr=False, compare=False)
+
+    def __post_init__(self):
+        if self.dna_json is None and self.dna is None and self.build_dna is None:
+            raise ValueError(f"Trial {self.id} needs a dna, its dna_json, or build_dna")
 
     @property
     def model(self) -> Any:
@@ -82,6 +94,39 @@ class Trial:
                 f"dna={self.dna!r})")
 
 
+def _get_dna(trial: Trial) -> pg.DNA:
+    dna = trial.__dict__.get("_dna")
+    if dna is None:
+        if trial.build_dna is not None:
+            dna = trial.build_dna()
+        else:
+            from symbolic_automl import export  # pylint: disable=g-import-not-at-top
+
+            dna = export.loads(trial.dna_json)
+            if not isinstance(dna, pg.DNA):
+                raise errors.StoreError(f"Trial {trial.id}'s recorded DNA is not a DNA: "
+                                 f"{trial.dna_json[:200]}")
+        trial.__dict__["_dna"] = dna
+    return dna
+
+
+def _set_dna(trial: Trial, dna: Optional[pg.DNA]) -> None:
+    trial.__dict__["_dna"] = dna
+    if dna is not None:
+        trial.__dict__["dna_json"] = None  # Derived from `dna` again when needed.
+
+
+# A property on the dataclass field: `Trial(dna=...)` sets it, reads build lazily.
+Trial.dna = property(_get_dna, _set_dna)
+
+
+def trial_dna_json(trial: Trial) -> str:
+    """The trial's DNA as JSON, from the record when it has one."""
+    if trial.dna_json is None:
+        trial.dna_json = pg.to_json_str(trial.dna)
+    return trial.dna_json
+
+
 def _format_reward(reward: Reward) -> str:
     if reward is None:
         return "None"
@@ -104,17 +149,24 @@ class TrialContext:
             return {"val_accuracy": accuracy}
     """
 
-    def __init__(self, trial_id: int, dna: pg.DNA, training: Any = None,
-                 artifact_dir: Optional[str] = None,
+    def __init__(self, trial_id: int, dna: Union[pg.DNA, Callable[[], pg.DNA]],
+                 training: Any = None, artifact_dir: Optional[str] = None,
                  on_report: Optional[Callable[[Measurement], bool]] = None):
         self.trial_id = trial_id
-        self.dna = dna
+        self._dna = dna
         self.training = training
         self.artifact_dir = artifact_dir
         self.measurements: List[Measurement] = []
         self._on_report = on_report
         self._stop = False
         self._start = time.time()
+
+    @property
+    def dna(self) -> pg.DNA:
+        """The trial's `pg.DNA` (built on first access when given as a function)."""
+        if not isinstance(self._dna, pg.DNA) and callable(self._dna):
+            self._dna = self._dna()
+        return self._dna
 
     def report(self, step: int, metrics: Dict[str, Any]) -> None:
         """Records an intermediate measurement; may ask the trial to stop."""

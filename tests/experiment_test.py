@@ -191,3 +191,76 @@ def test_wrong_algorithm_or_evaluator_is_named():
         sa.search(SPACE, algorithm="evolution", evaluator=score, max_trials=2)
     with pytest.raises(TypeError, match="evaluator must be callable"):
         sa.search(SPACE, algorithm=pg.geno.Random(seed=1), evaluator=42, max_trials=2)
+
+
+# The fast path: algorithms that speak assignments build no pg.DNA in the loop.
+
+CONDITIONAL = pg.Dict(a=pg.oneof([1, pg.Dict(b=pg.oneof([2, 3]), c=pg.floatv(0.0, 1.0))]),
+                      d=pg.manyof(2, [4, 5, 6]), e=pg.floatv(1e-3, 1.0, scale="log"))
+
+
+def _sum_leaves(model, context):
+    del context
+    total = 0.0
+    for value in pg.query(model, where=lambda v: isinstance(v, (int, float))).values():
+        total += value
+    return {"reward": total}
+
+
+class _DNAOnly(pg.DNAGenerator):
+    """Hides an Algorithm's assignment methods: the loop must use pg.DNAs."""
+
+    inner: pg.typing.Any()
+
+    def _setup(self):
+        self.inner.setup(self.dna_spec)
+
+    def _propose(self):
+        return self.inner.propose()
+
+    def _feedback(self, dna, reward):
+        self.inner.feedback(dna, reward)
+
+
+@pytest.mark.parametrize("space", [SPACE, CONDITIONAL], ids=["flat", "conditional"])
+def test_assignment_path_records_what_the_dna_path_records(tmp_path, space):
+    from symbolic_automl import algorithms
+
+    def run(algorithm, directory):
+        return _search(tmp_path / directory, 30, evaluator=_sum_leaves, space=space,
+                       algorithm=algorithm)
+
+    fast = run(algorithms.Evolution(population_size=6, tournament_size=3, seed=3), "fast")
+    slow = run(_DNAOnly(inner=algorithms.Evolution(population_size=6, tournament_size=3,
+                                                   seed=3)), "slow")
+    assert [t.dna for t in fast.trials] == [t.dna for t in slow.trials]
+    assert [t.reward for t in fast.trials] == [t.reward for t in slow.trials]
+    assert [t.model_json for t in fast.trials] == [t.model_json for t in slow.trials]
+    stored = sa.TrialStore(str(tmp_path / "fast" / "trials.sqlite")).trials()
+    assert [t.dna for t in stored] == [t.dna for t in slow.trials]
+    assert len({pg.to_json_str(t.dna) for t in fast.trials}) == 30  # Evolution never repeats.
+
+
+def test_assignment_path_resumes_like_an_uninterrupted_run(tmp_path):
+    from symbolic_automl import algorithms
+
+    def run(directory, max_trials):
+        return _search(tmp_path / directory, max_trials, evaluator=_sum_leaves, space=CONDITIONAL,
+                       algorithm=algorithms.Evolution(population_size=5, tournament_size=2,
+                                                      seed=7))
+
+    whole = run("whole", 25)
+    run("parts", 9)
+    resumed = run("parts", 25)
+    assert [t.dna for t in resumed.trials] == [t.dna for t in whole.trials]
+
+
+def test_an_assignment_that_does_not_fit_the_space_is_named(tmp_path):
+    from symbolic_automl import algorithms
+
+    class OutOfRange(algorithms.Algorithm):
+        def _propose_assignment(self, rng):
+            return {"x": 12, "y": 0.5}
+
+    with pytest.raises(sa.DNAMismatchError, match=r"'x' takes a candidate index in \[0, 10\), got 12"):
+        _search(tmp_path, 3, algorithm=OutOfRange(seed=1))

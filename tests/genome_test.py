@@ -64,3 +64,33 @@ def test_feedback_infeasible_is_counted_and_other_generators_need_none():
     with pytest.raises(ValueError, match="tournament_size \\(3\\) must be at most"):
         sa.evolution_with_rejection(population_size=2, tournament_size=3).setup(
             pg.dna_spec(pg.Dict(a=pg.oneof([1, 2]))))
+
+
+def test_dna_json_without_a_dna_equals_pyglove_json():
+    space = pg.Dict(a=pg.oneof([1, pg.Dict(x=pg.oneof([3, 4]), y=pg.floatv(0.0, 1.0))]),
+                    b=pg.manyof(2, [1, 2, pg.Dict(z=pg.floatv(0.0, 2.0))], distinct=False),
+                    c=pg.floatv(1e-3, 1.0, scale="log"), d=pg.oneof([5]), e=7)
+    genome = sa.Genome(pg.dna_spec(space))
+    for seed in range(40):
+        assignment = genome.sample(random.Random(seed))
+        text = genome.to_dna_json(assignment)
+        assert text == pg.to_json_str(genome.to_dna(assignment))
+        assert genome.assignment_from_dna_json(text) == assignment
+
+
+@pytest.mark.parametrize("assignment, match", [
+    ({"a": 0}, "misses the active decision 'b'"),
+    ({"a": 0, "b": 1.5}, r"'b' is a float in \[0.0, 1.0\], got 1.5"),
+    ({"a": 2, "b": 0.5}, r"'a' takes a candidate index in \[0, 2\), got 2"),
+    ({"a": 0, "b": 0.5, "zz": 1}, r"sets decisions \['zz'\] that are not active"),
+])
+def test_an_assignment_that_does_not_fit_is_named(assignment, match):
+    genome = sa.Genome(pg.dna_spec(pg.Dict(a=pg.oneof([1, 2]), b=pg.floatv(0.0, 1.0))))
+    with pytest.raises(DNAMismatchError, match=match):
+        genome.to_dna_json(assignment)
+
+
+def test_a_stored_dna_of_another_space_is_named():
+    genome = sa.Genome(pg.dna_spec(pg.Dict(a=pg.oneof([1, 2]), b=pg.floatv(0.0, 1.0))))
+    with pytest.raises(DNAMismatchError, match="does not fit the DNASpec"):
+        genome.assignment_from_dna_json(pg.to_json_str(pg.DNA([5, 0.5])))
