@@ -17,14 +17,16 @@ class Progress:
                                   desc="search", dynamic_ncols=True)
 
     def update(self, trial, best) -> None:
-        logging.debug("Trial %d %s: reward=%s metrics=%s%s", trial.id, trial.status,
-                     trial.reward, _short_metrics(trial.metrics),
-                     f" error={trial.error.splitlines()[-1]}" if trial.error else "")
+        if logging.level_debug():  # Formatting costs more than a fast trial's loop.
+            logging.debug("Trial %d %s: reward=%s metrics=%s%s", trial.id, trial.status,
+                          trial.reward, _short_metrics(trial.metrics),
+                          f" error={trial.error.splitlines()[-1]}" if trial.error else "")
         if self._bar is None:
             return
-        self._bar.update(1)
         if best is not None:
-            self._bar.set_postfix(best=_format(best.reward), best_trial=best.id)
+            # Drawn with the count, at most every `mininterval`, not on each trial.
+            self._bar.set_postfix(best=_format(best.reward), best_trial=best.id, refresh=False)
+        self._bar.update(1)
 
     def close(self) -> None:
         if self._bar is not None:
