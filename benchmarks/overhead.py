@@ -3,7 +3,9 @@
 A 20-decision space (15 categorical, 5 float), a trivial evaluator, and
 `--trials` trials per row. Rows:
   - `sa.search` with a durable SQLite store (propose, materialize, record,
-    feedback), for several algorithms;
+    feedback), for several algorithms. Our algorithms propose assignments
+    (plain dicts) and the loop builds no `pg.DNA` for them; PyGlove's go
+    through `pg.DNA`s, whose construction dominates their rows;
   - raw `pg.sample` with the same algorithms (no records);
   - Optuna's RandomSampler and TPESampler (ask/tell, in-memory storage).
 Prints ms per trial and the ratio to Optuna's random sampler.
@@ -37,20 +39,25 @@ def score(model):
         model[f"f{i}"] for i in range(FLOATS))
 
 
+# The row the DESIGN target is about: regularized evolution, durable records.
+TARGET_ROW = "sa.search + SQLite, sa.Evolution (regularized evolution)"
+TARGET_MS = 1.0
+
+
 def algorithms():
+    """Row name -> factory. Ours propose assignments (no pg.DNA on the hot path)."""
     rows = {
         "pg.geno.Random": lambda: pg.geno.Random(seed=1),
-        "pg regularized_evolution": lambda: pg.evolution.regularized_evolution(
+        "pg.evolution.regularized_evolution": lambda: pg.evolution.regularized_evolution(
             population_size=50, tournament_size=10, seed=1),
     }
     try:
         from symbolic_automl import algorithms as ours  # pylint: disable=g-import-not-at-top
-        for name in ("evolution_with_rejection", "TPE"):
-            factory = getattr(ours, name, None)
-            if factory is not None:
-                rows[f"sa.algorithms.{name}"] = (lambda f=factory: f(seed=1))
     except ImportError:
-        pass
+        return rows
+    rows["sa.Evolution (regularized evolution)"] = lambda: ours.Evolution(
+        population_size=50, tournament_size=10, seed=1)
+    rows["sa.TPE"] = lambda: ours.TPE(seed=1)
     return rows
 
 
@@ -104,6 +111,11 @@ def main(argv):
     for name, ms in results:
         ratio = f"{ms / baseline:.2f}x" if baseline else "-"
         print(f"{name:<58}{ms:>10.3f}{ratio:>18}")
+    target = dict(results).get(TARGET_ROW)
+    if target is not None:
+        verdict = "met" if target <= TARGET_MS else "NOT met"
+        print(f"\nTarget <= {TARGET_MS} ms/trial with regularized evolution and durable "
+              f"records: {target:.3f} ms/trial, {verdict}.")
 
 
 if __name__ == "__main__":
