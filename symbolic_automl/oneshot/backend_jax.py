@@ -7,11 +7,13 @@ thousands of small kernel launches.
 """
 
 import functools
-from typing import Callable, List, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from symbolic_automl.oneshot.base import momentum_scale
 
 
 def _global_norm(tree):
@@ -38,6 +40,10 @@ class Stepper:
         self.a_weight_decay = a_weight_decay
         w_optimizer.build(net.trainable_variables)
         a_optimizer.build(self.alphas)
+        # Where SGD's velocity of each weight sits in the optimizer's state.
+        position = {id(v): i for i, v in enumerate(w_optimizer.variables)}
+        momentums = list(getattr(w_optimizer, "momentums", None) or [])
+        self._velocity_index = [position[id(m)] for m in momentums] or None
         self.state = {
             "w": [v.value for v in net.trainable_variables],
             "nt": [v.value for v in net.non_trainable_variables],
@@ -63,13 +69,14 @@ class Stepper:
             lambda a_: self._loss(w, nt, a_, x_val, y_val, noise), has_aux=True)(a)
         return val_loss, nt, g_a
 
-    # The unrolled weights are w - ξ (∇w L_train + weight decay · w); unlike the
-    # reference they leave out SGD's momentum buffer (ξ = 0 is first order either way).
-    def _second_order(self, w, nt, a, x_tr, y_tr, x_val, y_val, noise, xi):
+    def _second_order(self, w, nt, a, w_opt, x_tr, y_tr, x_val, y_val, noise, xi, v_scale):
         train_loss_of = lambda w_, a_: self._loss(w_, nt, a_, x_tr, y_tr, noise)[0]
         g_train = jax.grad(train_loss_of)(w, a)
-        # w' = w - ξ ∇w L_train(w, α): the one-step unrolled weights.
+        # w' = w - ξ (μ buf + ∇w L_train(w, α) + wd w): the one-step unrolled
+        # weights, with the reference's buf = -velocity / lr (backend_tensorflow).
         w_prime = [wi - xi * (g + self.w_weight_decay * wi) for wi, g in zip(w, g_train)]
+        if self._velocity_index is not None:
+            w_prime = [wp + v_scale * w_opt[i] for wp, i in zip(w_prime, self._velocity_index)]
         (val_loss, nt), (g_a, d_w) = jax.value_and_grad(
             lambda a_, w_: self._loss(w_, nt, a_, x_val, y_val, noise),
             argnums=(0, 1), has_aux=True)(a, w_prime)
@@ -82,14 +89,15 @@ class Stepper:
         g_a = [g - xi * (p - m) / (2.0 * eps) for g, p, m in zip(g_a, g_plus, g_minus)]
         return val_loss, nt, g_a
 
-    def _arch_grads_impl(self, order, state, x_tr, y_tr, x_val, y_val, noise, xi):
+    def _arch_grads_impl(self, order, state, x_tr, y_tr, x_val, y_val, noise, xi, v_scale):
         if order == 1:
             return self._first_order(state["w"], state["nt"], state["a"], x_val, y_val,
                                      noise)[2]
-        return self._second_order(state["w"], state["nt"], state["a"], x_tr, y_tr,
-                                  x_val, y_val, noise, xi)[2]
+        return self._second_order(state["w"], state["nt"], state["a"], state["w_opt"],
+                                  x_tr, y_tr, x_val, y_val, noise, xi, v_scale)[2]
 
-    def _step(self, order, state, x_tr, y_tr, x_val, y_val, noise_arch, noise_weights, xi):
+    def _step(self, order, state, x_tr, y_tr, x_val, y_val, noise_arch, noise_weights, xi,
+              v_scale):
         w, nt, a, a_opt = state["w"], state["nt"], state["a"], state["a_opt"]
         val_loss = jnp.zeros(())
         if order:
@@ -97,7 +105,8 @@ class Stepper:
                 val_loss, nt, g_a = self._first_order(w, nt, a, x_val, y_val, noise_arch)
             else:
                 val_loss, nt, g_a = self._second_order(
-                    w, nt, a, x_tr, y_tr, x_val, y_val, noise_arch, xi)
+                    w, nt, a, state["w_opt"], x_tr, y_tr, x_val, y_val, noise_arch, xi,
+                    v_scale)
             g_a = [g + self.a_weight_decay * ai for g, ai in zip(g_a, a)]
             a, a_opt = self.a_optimizer.stateless_apply(a_opt, g_a, a)
         (train_loss, nt), g_w = jax.value_and_grad(
@@ -114,18 +123,25 @@ class Stepper:
     # -- the interface shared with backend_tensorflow ---------------------------
 
     def step(self, x_tr, y_tr, x_val, y_val, noise_arch, noise_weights, *, order: int,
-             unrolled_lr: float = 0.0):
-        """One architecture update (unless `order` is 0), then one weight update."""
+             unrolled_lr: float = 0.0, learning_rate: Optional[float] = None):
+        """One architecture update (unless `order` is 0), then one weight update.
+
+        `unrolled_lr` is ξ; `learning_rate` the weights' current learning rate
+        (None: ξ), which turns SGD's velocity into the reference's momentum buffer.
+        """
         self.state, train_loss, val_loss = self._steps[order](
             self.state, x_tr, y_tr, x_val, y_val, list(noise_arch), list(noise_weights),
-            jnp.float32(unrolled_lr))
+            jnp.float32(unrolled_lr),
+            jnp.float32(momentum_scale(self.w_optimizer, unrolled_lr, learning_rate)))
         return float(train_loss), float(val_loss)
 
     def arch_gradients(self, x_tr, y_tr, x_val, y_val, noise, *, order: int,
-                       unrolled_lr: float = 0.0) -> List[np.ndarray]:
+                       unrolled_lr: float = 0.0,
+                       learning_rate: Optional[float] = None) -> List[np.ndarray]:
         """∇α of the validation loss (first or second order), without any update."""
-        grads = self._arch_grads[order](self.state, x_tr, y_tr, x_val, y_val,
-                                        list(noise), jnp.float32(unrolled_lr))
+        grads = self._arch_grads[order](
+            self.state, x_tr, y_tr, x_val, y_val, list(noise), jnp.float32(unrolled_lr),
+            jnp.float32(momentum_scale(self.w_optimizer, unrolled_lr, learning_rate)))
         return [np.asarray(g) for g in grads]
 
     def predict(self, x, mixing: Sequence[np.ndarray]) -> np.ndarray:

@@ -6,12 +6,20 @@ step of DARTS with the finite-difference Hessian-vector product) and then the
 weight update (SGD, gradients clipped by global norm, L2 weight decay added
 after clipping, as the reference's `nn.utils.clip_grad_norm_` + `SGD(weight_decay)`).
 `backend_jax.py` implements the same interface with `jax.jit`.
+
+The unrolled weights are the reference's w' = w − ξ (μ·buf + ∇w L_train + wd·w),
+buf being SGD's momentum buffer. Keras's SGD keeps the velocity
+v = μ·v − lr·g instead of PyTorch's buf = μ·buf + g, so buf = −v / lr and
+w' = w + μ (ξ / lr) v − ξ (∇w L_train + wd·w); `base.momentum_scale` gives
+μ ξ / lr, computed on the host.
 """
 
-from typing import Callable, List, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
+
+from symbolic_automl.oneshot.base import momentum_scale
 
 
 class Stepper:
@@ -61,15 +69,16 @@ class Stepper:
     def _first_order(self, x_val, y_val, noise):
         return self._grads(lambda: self._loss(x_val, y_val, noise), self.alphas)
 
-    # The unrolled weights are w - ξ (∇w L_train + weight decay · w); unlike the
-    # reference they leave out SGD's momentum buffer (ξ = 0 is first order either way).
-    def _second_order(self, x_tr, y_tr, x_val, y_val, noise, xi):
+    def _second_order(self, x_tr, y_tr, x_val, y_val, noise, xi, v_scale):
         weights = self.weights
         backup = [tf.identity(w) for w in weights]
         _, g_train = self._grads(lambda: self._loss(x_tr, y_tr, noise), weights)
-        # w' = w - ξ ∇w L_train(w, α)  (the one-step unrolled weights)
-        for w, b, g in zip(weights, backup, g_train):
-            w.assign(b - xi * (g + self.w_weight_decay * b))
+        # w' = w - ξ (μ buf + ∇w L_train(w, α) + wd w): the one-step unrolled
+        # weights, with buf = -velocity / lr (see the module docstring).
+        velocities = self._velocities()
+        for w, b, g, v in zip(weights, backup, g_train, velocities):
+            unrolled = b - xi * (g + self.w_weight_decay * b)
+            w.assign(unrolled if v is None else unrolled + v_scale * v)
         with tf.GradientTape() as tape:
             val_loss = self._loss(x_val, y_val, noise)
         d_alpha, d_w = tape.gradient(val_loss, [self.alphas, weights])
@@ -89,14 +98,20 @@ class Stepper:
                  for da, gp, gm in zip(d_alpha, g_plus, g_minus)]
         return val_loss, grads
 
+    def _velocities(self):
+        """SGD's velocity per weight (None everywhere without momentum)."""
+        # `w_optimizer.build(self.weights)` made them in the order of the weights.
+        momentums = getattr(self.w_optimizer, "momentums", None) or []
+        return list(momentums) if momentums else [None] * len(self.weights)
+
     def _make_step(self, order):
-        def step(x_tr, y_tr, x_val, y_val, noise_arch, noise_weights, xi):
+        def step(x_tr, y_tr, x_val, y_val, noise_arch, noise_weights, xi, v_scale):
             val_loss = tf.constant(0.0)
             if order == 1:
                 val_loss, g_alpha = self._first_order(x_val, y_val, noise_arch)
             elif order == 2:
                 val_loss, g_alpha = self._second_order(
-                    x_tr, y_tr, x_val, y_val, noise_arch, xi)
+                    x_tr, y_tr, x_val, y_val, noise_arch, xi, v_scale)
             if order:
                 self.a_optimizer.apply(
                     [g + self.a_weight_decay * a for g, a in zip(g_alpha, self.alphas)],
@@ -116,22 +131,32 @@ class Stepper:
     # -- the interface shared with backend_jax ----------------------------------
 
     def step(self, x_tr, y_tr, x_val, y_val, noise_arch, noise_weights, *, order: int,
-             unrolled_lr: float = 0.0):
-        """One architecture update (unless `order` is 0), then one weight update."""
+             unrolled_lr: float = 0.0, learning_rate: Optional[float] = None):
+        """One architecture update (unless `order` is 0), then one weight update.
+
+        `unrolled_lr` is ξ; `learning_rate` the weights' current learning rate
+        (None: ξ itself, the paper's choice), which converts SGD's velocity into
+        the reference's momentum buffer.
+        """
         train_loss, val_loss = self._steps[order](
             x_tr, y_tr, x_val, y_val, [tf.constant(n) for n in noise_arch],
-            [tf.constant(n) for n in noise_weights], tf.constant(unrolled_lr, tf.float32))
+            [tf.constant(n) for n in noise_weights], tf.constant(unrolled_lr, tf.float32),
+            tf.constant(momentum_scale(self.w_optimizer, unrolled_lr, learning_rate),
+                        tf.float32))
         return float(train_loss), float(val_loss)
 
     def arch_gradients(self, x_tr, y_tr, x_val, y_val, noise, *, order: int,
-                       unrolled_lr: float = 0.0) -> List[np.ndarray]:
+                       unrolled_lr: float = 0.0,
+                       learning_rate: Optional[float] = None) -> List[np.ndarray]:
         """∇α of the validation loss (first or second order), without any update."""
         if order == 1:
             _, grads = self._first_order(x_val, y_val, [tf.constant(n) for n in noise])
         else:
-            _, grads = self._second_order(x_tr, y_tr, x_val, y_val,
-                                          [tf.constant(n) for n in noise],
-                                          tf.constant(unrolled_lr, tf.float32))
+            _, grads = self._second_order(
+                x_tr, y_tr, x_val, y_val, [tf.constant(n) for n in noise],
+                tf.constant(unrolled_lr, tf.float32),
+                tf.constant(momentum_scale(self.w_optimizer, unrolled_lr, learning_rate),
+                            tf.float32))
         return [np.asarray(g) for g in grads]
 
     def predict(self, x, mixing: Sequence[np.ndarray]) -> np.ndarray:

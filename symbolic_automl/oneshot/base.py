@@ -96,6 +96,16 @@ def _evaluator_data(evaluator):
     return np.asarray(x), np.asarray(y), getattr(evaluator, "validation_data", None)
 
 
+def momentum_scale(w_optimizer, unrolled_lr: float, learning_rate: Optional[float]) -> float:
+    """μ ξ / lr: the factor of SGD's velocity in the unrolled weights (0 if ξ = 0)."""
+    momentum = float(getattr(w_optimizer, "momentum", 0.0) or 0.0)
+    if not unrolled_lr or not momentum:
+        return 0.0
+    if learning_rate is None:
+        return momentum
+    return momentum * unrolled_lr / learning_rate if learning_rate > 0 else 0.0
+
+
 def softmax(values: np.ndarray) -> np.ndarray:
     e = np.exp(values - np.max(values))
     return e / e.sum()
@@ -252,7 +262,7 @@ class SupernetRun:
                 train_loss, val_loss = self.stepper.step(
                     x_tr, y_tr, x_val, y_val, self.noise(), self.noise(),
                     order=algorithm.arch_order,
-                    unrolled_lr=algorithm.unrolled_learning_rate(lr))
+                    unrolled_lr=algorithm.unrolled_learning_rate(lr), learning_rate=lr)
                 losses.append(train_loss)
                 val_losses.append(val_loss)
                 for k, v in algorithm.after_step(self, (x_val, y_val)).items():

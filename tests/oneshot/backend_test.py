@@ -56,41 +56,82 @@ def test_second_order_with_a_learning_rate_changes_the_gradient():
     assert not all(np.allclose(g1, g2, atol=1e-6) for g1, g2 in zip(first, second))
 
 
-def test_second_order_matches_a_finite_difference_of_the_unrolled_loss():
-    # d/dα L_val(w - ξ ∇w L_train(w, α), α): check one coordinate numerically.
-    xi = 0.5
-    keras.utils.set_random_seed(3)
-    algorithm = DARTS(order=2, seed=3, loss="mse", batch_size=16, w_weight_decay=0.0)
-    run = SupernetRun(algorithm, _space(), _data())
-    x, y, xv, yv = run.x_w[:16], run.y_w[:16], run.x_a[:16], run.y_a[:16]
-    noise = run.noise()
-    grads = run.stepper.arch_gradients(x, y, xv, yv, noise, order=2, unrolled_lr=xi)
-    net, alphas = run.net, run.alphas
+def _numeric_unrolled_gradient(run, batches, noise, xi, shift=None, h=1e-2):
+    """d/dα[0][1] of L_val(w + shift - ξ ∇w L_train(w, α), α), by central differences."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    x, y, xv, yv = batches
+    net, alphas, algorithm = run.net, run.alphas, run.algorithm
     weights = [v.numpy() for v in net.trainable_variables]
+    shift = shift or [0.0] * len(weights)
 
     def unrolled_val_loss(alpha_values):
         for a, v in zip(alphas, alpha_values):
             a.assign(v)
         for w, v in zip(net.trainable_variables, weights):
             w.assign(v)
-        import tensorflow as tf  # pylint: disable=g-import-not-at-top
         with tf.GradientTape() as tape:
             loss = keras.ops.mean(run.loss_fn(y, net(x, algorithm.mixing(alphas, noise),
                                                      training=True)))
         g = tape.gradient(loss, net.trainable_variables)
-        for w, gw in zip(net.trainable_variables, g):
-            w.assign_sub(xi * gw)
+        for w, gw, d in zip(net.trainable_variables, g, shift):
+            w.assign(w + d - xi * gw)
         return float(keras.ops.mean(run.loss_fn(yv, net(xv, algorithm.mixing(alphas, noise),
                                                         training=True))))
 
     base = [a.numpy().copy() for a in alphas]
-    h = 1e-2
     plus = [b.copy() for b in base]
     minus = [b.copy() for b in base]
     plus[0][1] += h
     minus[0][1] -= h
     numeric = (unrolled_val_loss(plus) - unrolled_val_loss(minus)) / (2 * h)
+    for a, v in zip(alphas, base):
+        a.assign(v)
+    for w, v in zip(net.trainable_variables, weights):
+        w.assign(v)
+    return numeric
+
+
+def test_second_order_matches_a_finite_difference_of_the_unrolled_loss():
+    # d/dα L_val(w - ξ ∇w L_train(w, α), α): check one coordinate numerically
+    # (a fresh optimizer: SGD's velocity is zero).
+    xi = 0.5
+    keras.utils.set_random_seed(3)
+    run = SupernetRun(DARTS(order=2, seed=3, loss="mse", batch_size=16, w_weight_decay=0.0),
+                      _space(), _data())
+    batches = run.x_w[:16], run.y_w[:16], run.x_a[:16], run.y_a[:16]
+    noise = run.noise()
+    grads = run.stepper.arch_gradients(*batches, noise, order=2, unrolled_lr=xi)
+    numeric = _numeric_unrolled_gradient(run, batches, noise, xi)
     assert grads[0][1] == pytest.approx(numeric, rel=0.05, abs=1e-4)
+
+
+def test_second_order_unrolls_with_sgd_momentum_as_the_reference():
+    # The reference's w' = w - ξ (μ buf + ∇w L_train + wd w), buf = -velocity / lr.
+    xi, lr, momentum = 0.5, 0.1, 0.9
+    keras.utils.set_random_seed(3)
+    run = SupernetRun(DARTS(order=2, seed=3, loss="mse", batch_size=16, w_weight_decay=0.0,
+                            w_momentum=momentum), _space(), _data())
+    batches = run.x_w[:16], run.y_w[:16], run.x_a[:16], run.y_a[:16]
+    noise = run.noise()
+    for i in range(3):  # weight steps only: SGD's velocity fills up
+        run.stepper.step(run.x_w[16 * i:16 * (i + 1)], run.y_w[16 * i:16 * (i + 1)],
+                         *batches[2:], noise, noise, order=0)
+    velocity = [np.asarray(m.numpy()) for m in run.stepper.w_optimizer.momentums]
+    assert max(np.abs(v).max() for v in velocity) > 1e-3
+    grads = run.stepper.arch_gradients(*batches, noise, order=2, unrolled_lr=xi,
+                                       learning_rate=lr)
+    with_momentum = _numeric_unrolled_gradient(
+        run, batches, noise, xi, shift=[momentum * xi / lr * v for v in velocity])
+    without = _numeric_unrolled_gradient(run, batches, noise, xi)
+    assert grads[0][1] == pytest.approx(with_momentum, rel=0.05, abs=1e-4)
+    assert abs(with_momentum - without) > 0.2 * abs(with_momentum) + 1e-4
+    # ξ = 0 is still first order, whatever the velocity.
+    first = run.stepper.arch_gradients(*batches, noise, order=1)
+    zero = run.stepper.arch_gradients(*batches, noise, order=2, unrolled_lr=0.0,
+                                      learning_rate=lr)
+    for g1, g0 in zip(first, zero):
+        np.testing.assert_allclose(g0, g1, rtol=1e-5, atol=1e-7)
 
 
 _JAX_SCRIPT = textwrap.dedent("""
@@ -115,6 +156,15 @@ _JAX_SCRIPT = textwrap.dedent("""
         run.train()
         assert not np.allclose(before[0], run.stepper.alpha_values()[0])
     np.testing.assert_allclose(grads[2][0], grads[1][0], rtol=1e-4, atol=1e-6)
+    # After training SGD's velocity is non-zero: it moves the unrolled weights
+    # (learning_rate=0 drops it), and ξ = 0 is still first order.
+    batches = (run.x_w[:16], run.y_w[:16], run.x_a[:16], run.y_a[:16])
+    g = lambda **kw: run.stepper.arch_gradients(*batches, noise, order=2, **kw)[0]
+    assert not np.allclose(g(unrolled_lr=0.5, learning_rate=0.01),
+                           g(unrolled_lr=0.5, learning_rate=0.0), atol=1e-7)
+    np.testing.assert_allclose(
+        g(unrolled_lr=0.0, learning_rate=0.01),
+        run.stepper.arch_gradients(*batches, noise, order=1)[0], rtol=1e-4, atol=1e-6)
     outcome = DARTS(epochs=2, loss="mse", batch_size=16, order=2).search(space, (x, y))
     assert outcome.dna in (pg.DNA(0), pg.DNA(1)) and len(outcome.history) == 2
 
