@@ -23,6 +23,9 @@ from symbolic_automl.oneshot import WeightSharingAlgorithm
     ("searcher", pg.typing.Any(default=None),
      "A pg.DNAGenerator (any algorithm from `algorithms/`); None: regularized "
      "evolution (population 10, tournament 3)."),
+    ("bn_recalibration_batches", pg.typing.Int(min_value=0, default=10),
+     "Training batches on which each candidate's batch-norm statistics are "
+     "recomputed before it is scored (the paper's recalibration); 0: off."),
 ])
 class SPOS(WeightSharingAlgorithm):
     """Single-path one-shot: each step trains one uniformly sampled path.
@@ -31,6 +34,11 @@ class SPOS(WeightSharingAlgorithm):
     supernet with inherited weights (validation accuracy, or −loss) on the
     architecture half of the data, a cheap evaluator; the best is derived. α is
     never trained; the evaluated candidates are in `outcome.extra["evaluated"]`.
+
+    Batch-norm statistics shared by all paths fit none of them, so before
+    scoring a candidate its path's statistics are recomputed on
+    `bn_recalibration_batches` training batches, as in the paper; the returned
+    supernet keeps the derived architecture's statistics.
     """
 
     arch_order = 0
@@ -65,7 +73,9 @@ class SPOS(WeightSharingAlgorithm):
                 break
             key = str(dna)
             if key not in scores:
-                metrics = run.evaluate(run.net.dna_to_mixing(dna))
+                mixing = run.net.dna_to_mixing(dna)
+                run.recalibrate_batch_norm(mixing, self.bn_recalibration_batches)
+                metrics = run.evaluate(mixing)
                 scores[key] = metrics.get("accuracy", -metrics["loss"])
                 evaluated.append({"dna": key, **metrics})
             reward = scores[key]
@@ -74,4 +84,7 @@ class SPOS(WeightSharingAlgorithm):
                 best_dna, best_reward = dna, reward
         run.extra["evaluated"] = evaluated
         run.extra["best_reward"] = float(best_reward)
+        if best_dna is not None:  # inherited metrics and the supernet use its statistics
+            run.recalibrate_batch_norm(run.net.dna_to_mixing(best_dna),
+                                       self.bn_recalibration_batches)
         return best_dna

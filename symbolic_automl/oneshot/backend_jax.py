@@ -54,6 +54,7 @@ class Stepper:
         self._steps = {order: jax.jit(functools.partial(self._step, order))
                        for order in (0, 1, 2)}
         self._predict = jax.jit(self._predict_impl)
+        self._forward_train = jax.jit(self._forward_train_impl)
         self._arch_grads = {order: jax.jit(functools.partial(self._arch_grads_impl, order))
                             for order in (1, 2)}
 
@@ -120,6 +121,9 @@ class Stepper:
     def _predict_impl(self, w, nt, x, mixing):
         return self.net.stateless_call(w, nt, x, mixing, training=False)[0]
 
+    def _forward_train_impl(self, w, nt, x, mixing):
+        return self.net.stateless_call(w, nt, x, mixing, training=True)[1]
+
     # -- the interface shared with backend_tensorflow ---------------------------
 
     def step(self, x_tr, y_tr, x_val, y_val, noise_arch, noise_weights, *, order: int,
@@ -147,6 +151,20 @@ class Stepper:
     def predict(self, x, mixing: Sequence[np.ndarray]) -> np.ndarray:
         return np.asarray(self._predict(self.state["w"], self.state["nt"], x,
                                         [jnp.asarray(m) for m in mixing]))
+
+    def forward_train(self, x, mixing: Sequence[np.ndarray]):
+        """A training-mode forward pass: updates batch-norm statistics, not weights."""
+        self.state["nt"] = self._forward_train(self.state["w"], self.state["nt"], x,
+                                               [jnp.asarray(m) for m in mixing])
+
+    def non_trainable_values(self, indices: Sequence[int]) -> List[np.ndarray]:
+        return [np.asarray(self.state["nt"][i]) for i in indices]
+
+    def assign_non_trainable(self, indices: Sequence[int], values: Sequence[np.ndarray]):
+        nt = list(self.state["nt"])
+        for i, value in zip(indices, values):
+            nt[i] = jnp.asarray(value, nt[i].dtype)
+        self.state["nt"] = nt
 
     def apply_arch_gradients(self, grads: Sequence[np.ndarray]):
         a = self.state["a"]

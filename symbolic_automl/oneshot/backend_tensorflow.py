@@ -52,6 +52,7 @@ class Stepper:
         self._steps = {order: tf.function(self._make_step(order), reduce_retracing=True)
                        for order in (0, 1, 2)}
         self._predict = tf.function(self._predict_impl, reduce_retracing=True)
+        self._forward_train = tf.function(self._forward_train_impl, reduce_retracing=True)
 
     # -- losses and gradients -------------------------------------------------
 
@@ -128,6 +129,9 @@ class Stepper:
     def _predict_impl(self, x, mixing):
         return self.net(x, mixing, training=False)
 
+    def _forward_train_impl(self, x, mixing):
+        self.net(x, mixing, training=True)
+
     # -- the interface shared with backend_jax ----------------------------------
 
     def step(self, x_tr, y_tr, x_val, y_val, noise_arch, noise_weights, *, order: int,
@@ -161,6 +165,19 @@ class Stepper:
 
     def predict(self, x, mixing: Sequence[np.ndarray]) -> np.ndarray:
         return np.asarray(self._predict(x, [tf.constant(m) for m in mixing]))
+
+    def forward_train(self, x, mixing: Sequence[np.ndarray]):
+        """A training-mode forward pass: updates batch-norm statistics, not weights."""
+        self._forward_train(x, [tf.constant(m) for m in mixing])
+
+    def non_trainable_values(self, indices: Sequence[int]) -> List[np.ndarray]:
+        variables = self.net.non_trainable_variables
+        return [np.asarray(variables[i].numpy()) for i in indices]
+
+    def assign_non_trainable(self, indices: Sequence[int], values: Sequence[np.ndarray]):
+        variables = self.net.non_trainable_variables
+        for i, value in zip(indices, values):
+            variables[i].assign(value)
 
     def apply_arch_gradients(self, grads: Sequence[np.ndarray]):
         self.a_optimizer.apply(

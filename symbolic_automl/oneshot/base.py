@@ -303,6 +303,51 @@ class SupernetRun:
             result["accuracy"] = float(np.mean(np.argmax(preds, -1) == labels))
         return result
 
+    def batch_norm_layers(self) -> List[keras.layers.BatchNormalization]:
+        """The supernet's batch-norm layers (shared by every path through them)."""
+        return [layer for layer in self.net._flatten_layers()  # pylint: disable=protected-access
+                if isinstance(layer, keras.layers.BatchNormalization)]
+
+    def calibration_batches(self, num_batches: int) -> List[np.ndarray]:
+        """The first `num_batches` batches of the weights' half (a fixed random subset)."""
+        bs = self.batch_size
+        return [self.x_w[i * bs:(i + 1) * bs]
+                for i in range(min(num_batches, max(1, len(self.x_w) // bs)))]
+
+    def recalibrate_batch_norm(self, mixing, num_batches: int) -> bool:
+        """Sets every batch-norm layer's statistics to those of the path `mixing` selects.
+
+        Shared batch-norm statistics average over all the paths trained; the SPOS
+        paper recomputes them per candidate before evaluating it. Each statistic
+        becomes the mean of its per-batch values over `calibration_batches`
+        (PyTorch's cumulative average with `momentum=None`, as in the paper's code).
+
+        Returns:
+          False if the supernet has no batch-norm layer (nothing to do).
+        """
+        layers = self.batch_norm_layers()
+        if not layers or num_batches < 1:
+            return False
+        position = {id(v): i for i, v in enumerate(self.net.non_trainable_variables)}
+        indices = [position[id(v)] for layer in layers
+                   for v in (layer.moving_mean, layer.moving_variance)]
+        momenta = [layer.momentum for layer in layers]
+        batches = self.calibration_batches(num_batches)
+        sums = None
+        try:
+            # Momentum 0: after each pass a statistic holds this batch's value.
+            for layer in layers:
+                layer.momentum = 0.0
+            for x in batches:
+                self.stepper.forward_train(x, mixing)
+                values = self.stepper.non_trainable_values(indices)
+                sums = values if sums is None else [s + v for s, v in zip(sums, values)]
+        finally:
+            for layer, momentum in zip(layers, momenta):
+                layer.momentum = momentum
+        self.stepper.assign_non_trainable(indices, [s / len(batches) for s in sums])
+        return True
+
     def inherited_metrics(self, dna) -> Dict[str, float]:
         """`val_*` metrics of `dna`'s path through the trained supernet."""
         data = self.validation_data

@@ -146,3 +146,69 @@ def test_search_entry_point_records_the_derived_architecture(tmp_path, teacher_d
         direction="min")
     assert [(t.id, t.dna) for t in again.trials] == [(t.id, t.dna) for t in result.trials]
     assert again.architecture_history == result.architecture_history
+
+
+def _batch_norm_space():
+    return sk.Sequential([
+        sk.Input(shape=(6,)),
+        pg.oneof([sk.layers.Dense(8), sk.layers.Dense(8, activation="relu")]),
+        sk.layers.BatchNormalization(),
+        sk.layers.Dense(1),
+    ])
+
+
+def _batch_norm_data():
+    x = np.random.default_rng(2).standard_normal((512, 6)).astype("float32")
+    return x, (np.maximum(x[:, :1], 0) * 2 + x[:, 1:2]).astype("float32")
+
+
+def test_spos_recalibrates_batch_norm_statistics_per_candidate():
+    from symbolic_automl.oneshot import SupernetRun  # pylint: disable=g-import-not-at-top
+
+    keras.utils.set_random_seed(0)
+    algorithm = SPOS(epochs=2, batch_size=32, loss="mse", search_trials=6,
+                     bn_recalibration_batches=4)
+    run = SupernetRun(algorithm, _batch_norm_space(), _batch_norm_data())
+    run.train()
+    [bn] = run.batch_norm_layers()
+    shared = (np.array(bn.moving_mean.numpy()), np.array(bn.moving_variance.numpy()))
+    relu_path = run.net.dna_to_mixing(pg.DNA(1))
+    uncalibrated = run.evaluate(relu_path)
+
+    assert run.recalibrate_batch_norm(relu_path, 4)
+    # Each statistic is the mean over the 4 calibration batches of the ReLU path's
+    # batch statistics (what the layer before batch norm outputs on that path).
+    choice = run.net.stack[0]  # the MixedOp feeding the batch norm
+    hidden = [np.asarray(choice(x, keras.ops.convert_to_tensor(relu_path[0])))
+              for x in run.calibration_batches(4)]
+    np.testing.assert_allclose(bn.moving_mean.numpy(), np.mean([h.mean(0) for h in hidden], 0),
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(bn.moving_variance.numpy(),
+                               np.mean([h.var(0) for h in hidden], 0), rtol=1e-4, atol=1e-5)
+    assert not np.allclose(bn.moving_mean.numpy(), shared[0], atol=1e-3)
+    assert bn.momentum == 0.99  # restored
+    calibrated = run.evaluate(relu_path)
+    assert calibrated["loss"] != pytest.approx(uncalibrated["loss"], rel=1e-3)
+
+    # SPOS's own scores are those of the recalibrated supernet, candidate by candidate.
+    best = algorithm.derive(run)
+    scores = {entry["dna"]: entry["loss"] for entry in run.extra["evaluated"]}
+    assert set(scores) == {str(pg.DNA(0)), str(pg.DNA(1))}
+    for i in (0, 1):
+        mixing = run.net.dna_to_mixing(pg.DNA(i))
+        run.recalibrate_batch_norm(mixing, 4)
+        assert run.evaluate(mixing)["loss"] == pytest.approx(scores[str(pg.DNA(i))], rel=1e-5)
+    assert best == min((pg.DNA(i) for i in (0, 1)), key=lambda d: scores[str(d)])
+
+
+def test_spos_without_recalibration_keeps_the_shared_statistics():
+    from symbolic_automl.oneshot import SupernetRun  # pylint: disable=g-import-not-at-top
+
+    keras.utils.set_random_seed(0)
+    run = SupernetRun(SPOS(epochs=1, batch_size=32, loss="mse", bn_recalibration_batches=0),
+                      _batch_norm_space(), _batch_norm_data())
+    run.train()
+    [bn] = run.batch_norm_layers()
+    shared = np.array(bn.moving_mean.numpy())
+    run.algorithm.derive(run)
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), shared)

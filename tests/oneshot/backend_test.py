@@ -176,6 +176,25 @@ _JAX_SCRIPT = textwrap.dedent("""
     outcome = DARTS(epochs=2, loss="mse", batch_size=16, order=2).search(build, (x, y))
     assert outcome.dna in (pg.DNA(0), pg.DNA(1))
     assert outcome.history[0]["alphas"] != outcome.history[-1]["alphas"]
+
+    # SPOS recalibrates batch-norm statistics in the jitted state.
+    from symbolic_automl.algorithms.weight_sharing import SPOS
+    bn_space = sk.Sequential([sk.Input(shape=(6,)),
+        pg.oneof([sk.layers.Dense(8), sk.layers.Dense(8, activation="relu")]),
+        sk.layers.BatchNormalization(), sk.layers.Dense(3)])
+    run = SupernetRun(SPOS(epochs=1, loss="mse", batch_size=16), bn_space, (x, y))
+    run.train()
+    bn = [v for v in run.net.non_trainable_variables if "moving_mean" in v.path][0]
+    index = [id(v) for v in run.net.non_trainable_variables].index(id(bn))
+    shared = np.asarray(run.stepper.state["nt"][index])
+    mixing = run.net.dna_to_mixing(pg.DNA(1))
+    assert run.recalibrate_batch_norm(mixing, 2)
+    run.stepper.sync()  # the Keras variables get the trained weights
+    hidden = [np.asarray(run.net.stack[0].candidates[1](xb)) for xb in run.calibration_batches(2)]
+    recalibrated = np.asarray(run.stepper.state["nt"][index])
+    assert not np.allclose(recalibrated, shared)
+    np.testing.assert_allclose(recalibrated, np.mean([h.mean(0) for h in hidden], 0),
+                               rtol=1e-4, atol=1e-5)
     print("JAX-OK")
 """)
 
