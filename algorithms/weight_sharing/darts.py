@@ -1,5 +1,8 @@
 """DARTS (Liu et al. 2019): softmax-relaxed choices, α learned by gradient.
 
+The space may be a symbolic space or a define-by-run function (each named
+`pg.oneof` over layers becomes a softmax-mixed op).
+
 Example::
 
     from symbolic_automl.algorithms.weight_sharing import DARTS
@@ -23,7 +26,10 @@ class DARTS(WeightSharingAlgorithm):
     Every choice point mixes its candidates with softmax(α); α is trained by Adam
     (lr 3e-4, betas (0.5, 0.999), weight decay 1e-3) on the second half of the
     training data; weights by SGD (lr 0.025 cosine-decayed to 0.001, momentum
-    0.9, weight decay 3e-4, gradient clip 5) on the first half. The derived
+    0.9, weight decay 3e-4, gradient clip 5) on the first half. The second-order
+    step unrolls the weights as the reference does, w' = w − ξ(μ·buf + ∇w L_train
+    + wd·w) with SGD's momentum buffer, and takes the finite-difference
+    Hessian-vector product with ε = 0.01/‖∇w′L_val‖. The derived
     architecture takes the argmax of α per choice (for the DARTS cell space: the
     two strongest non-`none` incoming edges per node).
     """

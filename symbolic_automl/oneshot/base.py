@@ -13,15 +13,20 @@ training loop in `search` does the rest:
   default; the DARTS cell keeps the two strongest edges per node).
 
 `search(space, evaluator)` returns a `SearchOutcome` with the derived `pg.DNA`
-for `pg.dna_spec(space)` and a per-epoch history (losses, softmax(α) per choice
-point), which `symbolic_automl.search` stores and then materializes, optionally
-retrains with the evaluator (`retrain=True`) and records as an ordinary trial.
+for the space's `pg.DNASpec` and a per-epoch history (losses, softmax(α) per
+choice point), which `symbolic_automl.search` stores and then materializes,
+optionally retrains with the evaluator (`retrain=True`) and records as an
+ordinary trial. The space may be symbolic or a define-by-run function (then
+the DNA fits `pg.hyper.trace(fn, require_hyper_name=True).dna_spec`, and the
+function re-run under that DNA builds the model); see `supernet.py` for what
+can be relaxed.
 
 Example::
 
     from symbolic_automl.algorithms.weight_sharing import DARTS
     outcome = DARTS(epochs=5).search(space, evaluator)   # or via symbolic_automl.search
     model = pg.materialize(space, outcome.dna)
+    model = symbolic_automl.space.Space(build).materialize(outcome.dna)  # define-by-run
 """
 
 import dataclasses
@@ -177,7 +182,16 @@ class WeightSharingAlgorithm(pg.Object):
     # -- the loop ---------------------------------------------------------------
 
     def search(self, space, evaluator) -> SearchOutcome:
-        """Trains the space's supernet on the evaluator's data; derives a DNA."""
+        """Trains the space's supernet on the evaluator's data; derives a DNA.
+
+        Args:
+          space: a symbolic space, a define-by-run function, or a `Space`.
+          evaluator: a `KerasEvaluator` (its `x`, `y`, `validation_data` and
+            training loss/batch size are used) or an `(x, y[, validation])` tuple.
+
+        Returns:
+          A `SearchOutcome`.
+        """
         run = SupernetRun(self, space, evaluator)
         run.train()
         dna = self.derive(run)

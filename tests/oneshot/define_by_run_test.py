@@ -188,6 +188,32 @@ def test_search_entry_point_runs_darts_on_the_function_unchanged(teacher_data, t
         "GlobalMaxPooling1D()", "GlobalAveragePooling1D()"]
 
 
+def sequential_fn():
+    """A plain keras.Sequential with a choice of activation layer and a callable."""
+    return keras.Sequential([
+        keras.Input((16, 1)),
+        keras.layers.Conv1D(4, 3),
+        pg.oneof([keras.layers.ReLU(), keras.layers.Activation("tanh"),
+                  lambda t: keras.layers.BatchNormalization()(t)], name="act"),
+        keras.layers.GlobalAveragePooling1D(),
+        keras.layers.Dense(1),
+    ])
+
+
+@pytest.mark.parametrize("algorithm", ["GDAS", "REINFORCE", "SPOS"])
+def test_every_weight_sharing_algorithm_takes_the_function(algorithm, teacher_data):
+    from symbolic_automl.algorithms import weight_sharing  # pylint: disable=g-import-not-at-top
+
+    x, y = teacher_data
+    kwargs = dict(epochs=1, batch_size=64, loss="mse", steps_per_epoch=4)
+    if algorithm == "SPOS":
+        kwargs.update(search_trials=3, bn_recalibration_batches=2)
+    outcome = getattr(weight_sharing, algorithm)(**kwargs).search(sequential_fn, (x[:512], y[:512]))
+    Space(sequential_fn).check_dna(outcome.dna)
+    assert list(outcome.history[0]["architecture"]) == ["act"]
+    assert np.isfinite(outcome.metrics["val_loss"])
+
+
 # -- what cannot be relaxed ---------------------------------------------------------
 
 def _int_in_if():
