@@ -51,6 +51,7 @@ import numpy as np
 import pyglove as pg
 
 from symbolic_automl import errors
+from symbolic_automl.keras.spec import KerasSpec
 from symbolic_automl.keras.tensor import InputSpec, LayerSpec
 from symbolic_automl.oneshot.choice import ChoicePoint, MixedOp, active_mixing
 from symbolic_automl.oneshot.supernet import Supernet, check_scores, spec_label
@@ -104,7 +105,9 @@ def _layer_kind(value) -> str:
         return "spec"
     if isinstance(value, keras.layers.Layer):
         return "keras"
-    if callable(value) and not isinstance(value, (type, pg.Symbolic)):
+    # Classes would be constructed, not applied, by `op(x)`; other symbolic Keras
+    # specs (optimizers, losses) are not layers.
+    if callable(value) and not isinstance(value, (type, KerasSpec)):
         return "callable"
     return ""
 
@@ -129,6 +132,12 @@ def _label(value, kind) -> str:
     if kind == "keras":
         return _keras_label(value)
     return _callable_label(value)
+
+
+def _unique(labels: List[str]) -> List[str]:
+    """Labels, numbered where they repeat (two lambdas), for the history and plots."""
+    return [f"{label} #{i}" if labels.count(label) > 1 else label
+            for i, label in enumerate(labels)]
 
 
 class SupernetContext(pg.hyper.DynamicEvaluationContext):
@@ -205,8 +214,8 @@ class SupernetContext(pg.hyper.DynamicEvaluationContext):
             index = self._index[name]
         else:
             index = self._index[name] = len(self.choice_points)
-            self.choice_points.append(ChoicePoint(
-                key=name, candidates=[_label(v, k) for v, k in zip(values, kinds)]))
+            self.choice_points.append(ChoicePoint(key=name, candidates=_unique(
+                [_label(v, k) for v, k in zip(values, kinds)])))
         layer_name = self._layer_name(name)
         if all(k == "spec" for k in kinds):
             return ChoiceSpec(candidates=[v.clone(deep=True) for v in values],

@@ -286,3 +286,14 @@ def test_candidates_of_different_shapes_fail_while_the_function_wires_them():
 
     with pytest.raises(ValueError, match="choice 'head' give outputs of different shapes"):
         build_supernet(build)
+
+
+def test_repeated_labels_are_numbered():
+    def build():
+        x = keras.Input((4,))
+        op = pg.oneof([lambda t: keras.layers.Dense(2)(t), lambda t: keras.layers.Dense(2)(t),
+                       keras.layers.Dense(2, activation="relu")], name="head")
+        return keras.Model(x, op(x))
+
+    assert build_supernet(build).choice_points[0].candidates == [
+        "<lambda> #0", "<lambda> #1", "Dense(2, 'relu')"]
