@@ -23,6 +23,7 @@ import math
 import random as random_lib
 from typing import Dict, List, Tuple
 
+import numpy as np
 import pyglove as pg
 
 from .base import Algorithm, Reward
@@ -77,14 +78,20 @@ class _TruncatedParzen:
         self.weights = [1.0] * len(mus) + [prior_weight]
         total = sum(self.weights)
         self.weights = [w / total for w in self.weights]
-        self.masses = [max(_phi((high - m) / s) - _phi((low - m) / s), 1e-12)
-                       for m, s in zip(self.mus, self.sigmas)]
+        masses = [max(_phi((high - m) / s) - _phi((low - m) / s), 1e-12)
+                  for m, s in zip(self.mus, self.sigmas)]
+        # log_pdf runs per candidate and decision over every kernel: vectorized,
+        # as a log-sum-exp so that far-away points do not underflow to 0.
+        self._mu_array = np.array(self.mus)
+        self._sigma_array = np.array(self.sigmas)
+        self._log_coef = np.log(np.array(self.weights) / (
+            self._sigma_array * math.sqrt(2 * math.pi) * np.array(masses)))
 
     def log_pdf(self, x: float) -> float:
-        density = 0.0
-        for w, m, s, z in zip(self.weights, self.mus, self.sigmas, self.masses):
-            density += w * math.exp(-0.5 * ((x - m) / s) ** 2) / (s * math.sqrt(2 * math.pi) * z)
-        return math.log(max(density, 1e-300))
+        z = (x - self._mu_array) / self._sigma_array
+        terms = self._log_coef - 0.5 * z * z
+        top = terms.max()
+        return float(top + math.log(np.exp(terms - top).sum()))
 
     def sample(self, rng: random_lib.Random) -> float:
         k = rng.choices(range(len(self.mus)), weights=self.weights)[0]
