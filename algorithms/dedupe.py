@@ -13,6 +13,11 @@ algorithm and, when it proposes a DNA seen before:
 * then proposes a uniformly random unseen DNA instead (seeded), and raises
   `StopIteration` once every DNA of a finite space has been proposed.
 
+An algorithm that keeps repeating itself (a hill climber whose neighbours have
+all been tried) gets half as many tries after each replacement in a row, down
+to one, and `max_retries` again as soon as it proposes something new: a stuck
+algorithm then costs one proposal per trial, not `max_retries`.
+
 The wrapped algorithm hears only about its own proposals; the random
 replacements are not fed to it (PyGlove's evolution needs the metadata it
 attached at proposal time).
@@ -58,7 +63,8 @@ def dna_key(dna: pg.DNA) -> Tuple:
     ("algorithm", pg.typing.Object(pg.DNAGenerator),
      "The algorithm whose repeated proposals are skipped (it is cloned at setup)."),
     ("max_retries", pg.typing.Int(min_value=1, default=10),
-     "Repeated proposals of the algorithm in a row before a random unseen DNA is used."),
+     "Repeated proposals of the algorithm in a row before a random unseen DNA is used "
+     "(halved after each such replacement in a row, down to 1)."),
     ("seed", pg.typing.Int().noneable(),
      "Seed of the random replacements; None draws from the system."),
 ])
@@ -97,6 +103,7 @@ class NoDuplicates(pg.DNAGenerator):
         self._space_size = self.dna_spec.space_size
         self._num_duplicates = 0
         self._num_fallbacks = 0
+        self._fallbacks_in_a_row = 0
         self._num_proposals = 0
         self._num_feedbacks = 0
 
@@ -125,16 +132,18 @@ class NoDuplicates(pg.DNAGenerator):
         if 0 < self._space_size <= len(self._outcomes):
             raise StopIteration(
                 f"All {self._space_size} DNAs of the space have been proposed.")
-        for _ in range(self.max_retries):
+        for _ in range(max(1, self.max_retries >> self._fallbacks_in_a_row)):
             dna = self._inner.propose()  # its StopIteration ends the search too.
             key = dna_key(dna)
             if key not in self._outcomes:
                 self._outcomes[key] = _PENDING
                 self._inner_dnas[key] = dna
+                self._fallbacks_in_a_row = 0
                 return dna
             self._num_duplicates += 1
             self._tell_inner_again(dna, self._outcomes[key])
         self._num_fallbacks += 1
+        self._fallbacks_in_a_row = min(self._fallbacks_in_a_row + 1, 30)
         return self._random_unseen()
 
     def _tell_inner_again(self, dna: pg.DNA, outcome) -> None:
@@ -246,7 +255,9 @@ def no_duplicates(algorithm: pg.DNAGenerator, max_retries: int = 10,
     Args:
         algorithm: any `pg.DNAGenerator`, not yet set up.
         max_retries: repeated proposals in a row that are fed their recorded
-            reward and asked again, before a random unseen DNA is proposed.
+            reward and asked again, before a random unseen DNA is proposed
+            (halved after each replacement in a row, down to 1; reset when
+            the algorithm proposes something new).
         seed: seed of those random replacements.
 
     Raises:

@@ -97,6 +97,23 @@ def test_after_max_retries_repeats_a_random_unseen_dna_is_proposed_and_kept_from
     assert len(algo.inner.told) == 4
 
 
+def test_a_stuck_algorithm_gets_fewer_tries_until_it_proposes_something_new():
+    algo = _wrapped([(0, 0)] * 9 + [(1, 1), (0, 0), (0, 0), (0, 0), (2, 2)], max_retries=4)
+    algo.feedback(algo.propose(), 1.0)
+    tries = []
+    for _ in range(6):
+        before = algo.num_duplicates
+        dna = algo.propose()
+        tries.append((algo.num_duplicates - before, algo.num_fallbacks))
+        if _numbers(dna) == (1, 1):
+            algo.feedback(dna, 2.0)
+    # 4 tries, then 2, 1, 1 (a replacement each time); then one try finds the new
+    # (1, 1), after which there are 4 tries again (3 repeats, then (2, 2) unless
+    # a random replacement took it already).
+    assert tries[:5] == [(4, 1), (2, 2), (1, 3), (1, 4), (0, 4)]
+    assert tries[5][0] >= 3
+
+
 def test_never_a_duplicate_and_stops_when_the_space_is_used_up():
     algo = sa.regularized_evolution(population_size=4, tournament_size=2, seed=3)
     proposals, _ = conformance.simulate(algo, SPEC, 100)
