@@ -32,14 +32,25 @@ its per-trial store, which is measured by `benchmarks/overhead.py`):
   the floor averages the test accuracy of the table's tied best ones;
 * one run of the largest budget per (algorithm, dataset, seed); the result at a
   smaller budget is its prefix. No algorithm is told the budget, so this is the
-  same as a separate run with that budget.
+  same as a separate run with that budget;
+* "repeats" counts proposals of a DNA the same run had already proposed: trials
+  wasted on a tabular benchmark (and on any deterministic evaluation).
+
+Seeds are `first_seed .. first_seed + seeds - 1` (default 0..19). Defaults of
+algorithms are chosen on other seeds (`--first_seed 1000`) than the reported
+ones, so the reported table is not tuned on its own seeds. Ablation rows
+(`EXTRA_ROWS`: PyGlove's evolution with one of dedupe / changing mutation, and
+our factories with `dedupe=False`) run only when named with `--algorithms`.
 
     python benchmarks/search_quality.py                   # 20 seeds, budgets 100 and 300
     python benchmarks/search_quality.py --seeds 5 --budgets 50 --datasets cora
+    python benchmarks/search_quality.py --first_seed 1000 --output '' \\
+        --algorithms sa.random=pg.geno.Random sa.regularized_evolution "sa.regularized_evolution(dedupe=False)"
 """
 
 import argparse
 import collections
+import importlib.util
 import json
 import math
 import multiprocessing
@@ -65,6 +76,11 @@ DETERMINISTIC_ROWS = ("sa.grid",)
 OPTUNA_TPE = "optuna.TPESampler"
 OPTUNA_RANDOM = "optuna.RandomSampler"
 
+# PyGlove's regularized evolution as it comes: seeded plain `Uniform` mutation,
+# no duplicate avoidance, the same population and tournament sizes as
+# `sa.regularized_evolution`'s defaults.
+RAW_RE = "pg.evolution.regularized_evolution (plain Uniform, no dedupe)"
+
 
 # ------------------------------------------------------------------ algorithms
 
@@ -72,19 +88,18 @@ def algorithm_factories() -> Dict[str, Callable[[int], object]]:
     """Row name -> `make(seed)`: every algorithm of ours that exists, PyGlove's, Optuna's.
 
     A factory returns a `pg.DNAGenerator`, or the name of an Optuna sampler.
+    Rows in `EXTRA_ROWS` are ablations, run only when asked for.
     """
     rows = collections.OrderedDict()
     try:
         from symbolic_automl import algorithms as sa  # pylint: disable=import-outside-toplevel
     except ImportError:
         sa = None
-    # sa.random *is* pg.geno.Random(seed), and sa.regularized_evolution is
-    # PyGlove's regularized evolution with a seeded mutator: one row each for both.
+    # sa.random *is* pg.geno.Random(seed): one row for both.
     ours = [
         ("sa.random = pg.geno.Random", "random", {}),
         ("sa.grid", "grid", None),
-        ("sa.regularized_evolution = pg.evolution.regularized_evolution",
-         "regularized_evolution", {}),
+        ("sa.regularized_evolution", "regularized_evolution", {}),
         ("sa.evolution_with_rejection", "evolution_with_rejection", {}),
         ("sa.pareto_tournament_evolution", "pareto_tournament_evolution", {}),
         ("sa.hill_climb", "hill_climb", {}),
@@ -100,17 +115,41 @@ def algorithm_factories() -> Dict[str, Callable[[int], object]]:
             rows[row] = lambda seed, f=factory: f()
         else:
             rows[row] = lambda seed, f=factory: f(seed=seed)
+        if row == "sa.regularized_evolution":
+            rows[RAW_RE] = _raw_regularized_evolution
     if sa is None:
         rows["pg.geno.Random"] = lambda seed: pg.geno.Random(seed=seed)
-        rows["pg.evolution.regularized_evolution"] = (
-            lambda seed: pg.evolution.regularized_evolution(seed=seed))
-    try:
-        import optuna  # pylint: disable=import-outside-toplevel,unused-import
+        rows[RAW_RE] = _raw_regularized_evolution
+    if importlib.util.find_spec("optuna") is not None:
         rows[OPTUNA_TPE] = lambda seed: OPTUNA_TPE
         rows[OPTUNA_RANDOM] = lambda seed: OPTUNA_RANDOM
-    except ImportError:
-        pass
+    if sa is not None and hasattr(sa, "no_duplicates"):
+        rows.update(_extra_rows(sa))
     return rows
+
+
+def _raw_regularized_evolution(seed: int) -> pg.DNAGenerator:
+    return pg.evolution.regularized_evolution(
+        pg.evolution.mutators.Uniform(seed=seed), population_size=50, tournament_size=10,
+        seed=seed)
+
+
+def _extra_rows(sa) -> Dict[str, Callable[[int], object]]:
+    """Ablations: which of duplicate avoidance and changing mutation does what."""
+    return collections.OrderedDict([
+        ("sa.regularized_evolution(dedupe=False)",
+         lambda seed: sa.regularized_evolution(seed=seed, dedupe=False)),
+        ("sa.no_duplicates(pg RE, plain Uniform)",
+         lambda seed: sa.no_duplicates(_raw_regularized_evolution(seed), seed=seed)),
+        ("sa.hill_climb(dedupe=False)", lambda seed: sa.hill_climb(seed=seed, dedupe=False)),
+        ("sa.nsga2(dedupe=False)", lambda seed: sa.nsga2(seed=seed, dedupe=False)),
+        ("sa.neat(dedupe=False)", lambda seed: sa.neat(seed=seed, dedupe=False)),
+    ])
+
+
+# Ablation rows: `run_benchmark` runs them only when they are named.
+EXTRA_ROWS = ("sa.regularized_evolution(dedupe=False)", "sa.no_duplicates(pg RE, plain Uniform)",
+              "sa.hill_climb(dedupe=False)", "sa.nsga2(dedupe=False)", "sa.neat(dedupe=False)")
 
 
 # ---------------------------------------------------------------------- tables
@@ -150,8 +189,12 @@ def get_table(dataset: str) -> Table:
 History = List[Optional[Tuple[float, float]]]  # per proposal: (val, test), None if infeasible
 
 
-def run_generator(algorithm: pg.DNAGenerator, table: Table, budget: int) -> History:
-    """Drives a `pg.DNAGenerator` for `budget` proposals with the search loop's rules."""
+def run_generator(algorithm: pg.DNAGenerator, table: Table, budget: int,
+                  proposed: Optional[List[Tuple]] = None) -> History:
+    """Drives a `pg.DNAGenerator` for `budget` proposals with the search loop's rules.
+
+    When `proposed` is a list, each proposal's DNA numbers are appended to it.
+    """
     algorithm.setup(table.dna_spec)
     multi_objective = bool(getattr(algorithm, "multi_objective", False))
     tell_infeasible = getattr(algorithm, "feedback_infeasible", None)
@@ -161,7 +204,10 @@ def run_generator(algorithm: pg.DNAGenerator, table: Table, budget: int) -> Hist
             dna = algorithm.propose()
         except StopIteration:
             break
-        entry = table.entries.get(tuple(dna.to_numbers()))
+        key = tuple(dna.to_numbers())
+        if proposed is not None:
+            proposed.append(key)
+        entry = table.entries.get(key)
         history.append(entry)
         if entry is None:
             if tell_infeasible is not None:
@@ -171,7 +217,8 @@ def run_generator(algorithm: pg.DNAGenerator, table: Table, budget: int) -> Hist
     return history
 
 
-def run_optuna(sampler_name: str, seed: int, table: Table, budget: int) -> History:
+def run_optuna(sampler_name: str, seed: int, table: Table, budget: int,
+               proposed: Optional[List[Tuple]] = None) -> History:
     """Optuna's sampler through ask/tell; infeasible trials are told as FAIL."""
     import optuna  # pylint: disable=import-outside-toplevel
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -186,6 +233,8 @@ def run_optuna(sampler_name: str, seed: int, table: Table, budget: int) -> Histo
     for _ in range(budget):
         trial = study.ask()
         key = tuple(trial.suggest_categorical(name, list(range(n))) for name, n in decisions)
+        if proposed is not None:
+            proposed.append(key)
         entry = table.entries.get(key)
         history.append(entry)
         if entry is None:
@@ -218,13 +267,15 @@ def _run_one(task):
     table = get_table(dataset)
     start = time.process_time()  # CPU time: the machine may be shared
     algorithm = make(seed)
+    proposed = []
     if isinstance(algorithm, str):
-        history = run_optuna(algorithm, seed, table, max(budgets))
+        history = run_optuna(algorithm, seed, table, max(budgets), proposed)
     else:
-        history = run_generator(algorithm, table, max(budgets))
+        history = run_generator(algorithm, table, max(budgets), proposed)
     elapsed = time.process_time() - start
     infeasible = sum(entry is None for entry in history)
-    return row, dataset, seed, regrets_at(history, table, budgets), elapsed, infeasible
+    repeats = len(proposed) - len(set(proposed))
+    return row, dataset, seed, regrets_at(history, table, budgets), elapsed, infeasible, repeats
 
 
 # ------------------------------------------------------------------- benchmark
@@ -233,28 +284,34 @@ def run_benchmark(datasets: Sequence[str] = DEFAULT_DATASETS,
                   budgets: Sequence[int] = DEFAULT_BUDGETS,
                   seeds: int = DEFAULT_SEEDS,
                   rows: Optional[Sequence[str]] = None,
-                  processes: int = 2) -> dict:
+                  processes: int = 2,
+                  first_seed: int = 0) -> dict:
     """Runs every (algorithm, dataset, seed) and returns the summary.
+
+    Seeds are `first_seed + i` for `i < seeds`; results are indexed by `i`.
 
     Returns:
         {"regrets": {budget: {row: {dataset: [regret per seed]}}},
          "floor": {dataset: regret}, "best_test": {dataset: accuracy},
-         "seconds": {row: total run time}, "infeasible": {row: count}, ...}.
+         "seconds": {row: total run time}, "infeasible": {row: count},
+         "repeats": {row: count}, ...}.
     """
     factories = algorithm_factories()
-    rows = list(rows) if rows is not None else list(factories)
+    rows = (list(rows) if rows is not None
+            else [row for row in factories if row not in EXTRA_ROWS])
     unknown = [row for row in rows if row not in factories]
     if unknown:
         raise ValueError(f"Unknown algorithm rows {unknown}; expected some of {list(factories)}.")
     budgets = sorted(set(int(b) for b in budgets))
     if not budgets or budgets[0] < 1:
         raise ValueError(f"budgets must be positive ints, got {budgets}.")
-    tasks = [(row, dataset, seed, budgets)
+    tasks = [(row, dataset, first_seed + seed, budgets)
              for row in rows for dataset in datasets
              for seed in range(1 if row in DETERMINISTIC_ROWS else seeds)]
     regrets = {b: {row: {d: [None] * seeds for d in datasets} for row in rows} for b in budgets}
     seconds = collections.Counter()
     infeasible = collections.Counter()
+    repeats = collections.Counter()
     for dataset in datasets:  # Loaded once here; forked workers inherit them.
         get_table(dataset)
     start = time.perf_counter()
@@ -263,16 +320,18 @@ def run_benchmark(datasets: Sequence[str] = DEFAULT_DATASETS,
             outcomes = list(pool.imap_unordered(_run_one, tasks, chunksize=4))
     else:
         outcomes = [_run_one(task) for task in tasks]
-    for row, dataset, seed, by_budget, elapsed, num_infeasible in outcomes:
+    for row, dataset, seed, by_budget, elapsed, num_infeasible, num_repeats in outcomes:
         copies = seeds if row in DETERMINISTIC_ROWS else 1
         for budget, regret in by_budget.items():
             for copy in range(copies):
-                regrets[budget][row][dataset][seed + copy] = regret
+                regrets[budget][row][dataset][seed - first_seed + copy] = regret
         seconds[row] += elapsed * copies
         infeasible[row] += num_infeasible * copies
+        repeats[row] += num_repeats * copies
     tables = {d: get_table(d) for d in datasets}
     return {
         "datasets": list(datasets), "budgets": budgets, "seeds": seeds, "rows": rows,
+        "first_seed": first_seed, "repeats": dict(repeats),
         "regrets": regrets,
         "floor": {d: t.floor for d, t in tables.items()},
         "best_test": {d: t.best_test for d, t in tables.items()},
@@ -311,12 +370,35 @@ def _dataset_average(cells: Dict[str, Tuple[float, float]]) -> Tuple[float, floa
     return mean, math.sqrt(sum(se ** 2 for _, se in cells.values())) / n
 
 
-def _compare(budget, name_a, a, name_b, b) -> str:
-    (mean_a, se_a), (mean_b, se_b) = a, b
-    difference, se = mean_a - mean_b, math.sqrt(se_a ** 2 + se_b ** 2)
+def paired_difference(results: dict, budget: int, row_a: str, row_b: str) -> Tuple[float, float]:
+    """Mean over datasets of the regret difference a - b, and its standard error.
+
+    Differences are taken per (dataset, seed) before averaging: runs with the
+    same seed share randomness (PyGlove's evolution starts from
+    `pg.geno.Random(seed)`, the same DNAs as `sa.random(seed)`), so the paired
+    error is the honest one, and smaller than the unpaired one when they do.
+    """
+    per_dataset = []
+    for dataset in results["datasets"]:
+        pairs = zip(results["regrets"][budget][row_a][dataset],
+                    results["regrets"][budget][row_b][dataset])
+        per_dataset.append(mean_stderr([a - b for a, b in pairs
+                                        if a is not None and b is not None]))
+    return _dataset_average(dict(enumerate(per_dataset)))
+
+
+def _compare(results: dict, budget: int, name_a: str, row_a: str, name_b: str,
+             row_b: str) -> str:
+    summary = summarize(results)
+    mean_a = _dataset_average(summary[budget][row_a])[0]
+    mean_b = _dataset_average(summary[budget][row_b])[0]
+    difference, se = paired_difference(results, budget, row_a, row_b)
     verdict = "met" if difference < 0 else "NOT met"
+    if abs(difference) < 2 * se:
+        verdict += " (within 2 standard errors: not significant)"
     return (f"budget {budget}: {name_a} {mean_a:.3f} {'<' if difference < 0 else '>='} "
-            f"{name_b} {mean_b:.3f} (difference {difference:+.3f} ± {se:.3f}): {verdict}")
+            f"{name_b} {mean_b:.3f} (paired difference {difference:+.3f} ± {se:.3f}): "
+            f"{verdict}")
 
 
 def goal_checks(results: dict) -> List[str]:
@@ -331,22 +413,20 @@ def goal_checks(results: dict) -> List[str]:
     ours = [row for row in rows if row.startswith("sa.")]
     random_row = _row_starting(rows, "sa.random")
     evolution_rows = [row for row in rows
-                      if row.split(" ")[0] in ("sa.regularized_evolution",
-                                               "sa.evolution_with_rejection")]
+                      if "regularized_evolution" in row or row == "sa.evolution_with_rejection"]
     for budget in results["budgets"]:
         average = {row: _dataset_average(summary[budget][row]) for row in rows}
         if OPTUNA_TPE in average:
             if ours:
                 best = min(ours, key=lambda row: average[row][0])
-                lines.append(_compare(budget, f"our best ({best})", average[best],
-                                      OPTUNA_TPE, average[OPTUNA_TPE]))
+                lines.append(_compare(results, budget, f"our best ({best})", best,
+                                      OPTUNA_TPE, OPTUNA_TPE))
             if "sa.TPE" in average:
-                lines.append(_compare(budget, "sa.TPE", average["sa.TPE"],
-                                      OPTUNA_TPE, average[OPTUNA_TPE]))
+                lines.append(_compare(results, budget, "sa.TPE", "sa.TPE",
+                                      OPTUNA_TPE, OPTUNA_TPE))
         if random_row:
             for row in evolution_rows:
-                lines.append(_compare(budget, row.split(" ")[0], average[row],
-                                      "random", average[random_row]))
+                lines.append(_compare(results, budget, row, row, "random", random_row))
     return lines
 
 
@@ -387,6 +467,13 @@ def format_tables(results: dict, markdown: bool = False) -> str:
     return "\n".join(out)
 
 
+def cost_per_run(results: dict) -> List[Tuple[str, float, float]]:
+    """(row, CPU seconds, repeated proposals) per run, averaged over datasets and seeds."""
+    runs = results["seeds"] * len(results["datasets"])
+    return [(row, results["seconds"][row] / runs, results["repeats"].get(row, 0) / runs)
+            for row in results["rows"]]
+
+
 def write_markdown(results: dict, path: str, argv: Sequence[str]) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     summary = summarize(results)
@@ -396,11 +483,12 @@ def write_markdown(results: dict, path: str, argv: Sequence[str]) -> None:
                              for row, cells in summary[b].items()}
                     for b in results["budgets"]},
         "floor": results["floor"], "best_test_accuracy": results["best_test"],
-        "seeds": results["seeds"],
+        "seeds": results["seeds"], "first_seed": results["first_seed"],
         "cpu_seconds_per_run": {row: results["seconds"][row]
                             / (results["seeds"] * len(results["datasets"]))
                             for row in results["rows"]},
         "infeasible_proposals": results["infeasible"],
+        "repeated_proposals": results["repeats"],
     }
     with open(path, "w") as f:
         f.write("# Search quality on NAS-Bench-Graph\n\n")
@@ -412,6 +500,11 @@ def write_markdown(results: dict, path: str, argv: Sequence[str]) -> None:
                 "lower bound (on pubmed that architecture generalizes worse than many "
                 "found by short searches).\n\n")
         f.write(format_tables(results, markdown=True))
+        f.write(f"\n### Cost per run (one dataset, one seed, budget {max(results['budgets'])})"
+                "\n\nRepeats: proposals of a DNA the run had already proposed (a wasted "
+                "trial here), mean per run.\n\n| algorithm | CPU s | repeats |\n|---|---:|---:|\n")
+        f.writelines(f"| {row} | {cpu:.3f} | {repeats:.1f} |\n"
+                     for row, cpu, repeats in cost_per_run(results))
         f.write("\n### Goals\n\n")
         f.writelines(f"- {line}\n" for line in goal_checks(results))
         f.write("\n### Summary (JSON)\n\n```json\n")
@@ -424,23 +517,26 @@ def main(argv: Optional[Sequence[str]] = None) -> dict:
     parser.add_argument("--datasets", nargs="+", default=list(DEFAULT_DATASETS))
     parser.add_argument("--budgets", nargs="+", type=int, default=list(DEFAULT_BUDGETS))
     parser.add_argument("--seeds", type=int, default=DEFAULT_SEEDS)
+    parser.add_argument("--first_seed", type=int, default=0,
+                        help="Seeds are first_seed .. first_seed + seeds - 1; explore "
+                             "defaults on other seeds than the reported 0..19.")
     parser.add_argument("--algorithms", nargs="+", default=None,
-                        help="Rows to run (default: all); see algorithm_factories().")
+                        help="Rows to run (default: all but EXTRA_ROWS); see "
+                             "algorithm_factories().")
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--output", default=RESULTS_PATH,
                         help="Markdown file to write; '' to write none.")
     args_list = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(args_list)
     results = run_benchmark(args.datasets, args.budgets, args.seeds, args.algorithms,
-                            args.processes)
+                            args.processes, args.first_seed)
     print(format_tables(results))
     for line in goal_checks(results):
         print(line)
-    print("\nCPU seconds per run (one dataset, one seed, budget "
+    print("\nCPU seconds and repeated proposals per run (one dataset, one seed, budget "
           f"{max(results['budgets'])}):")
-    for row in results["rows"]:
-        per_run = results["seconds"][row] / (args.seeds * len(args.datasets))
-        print(f"  {row:62s} {per_run:7.3f}")
+    for row, cpu, repeats in cost_per_run(results):
+        print(f"  {row:62s} {cpu:7.3f} {repeats:6.1f}")
     print(f"wall time: {results['wall_seconds']:.1f} s")
     if args.output:
         write_markdown(results, args.output, args_list)
