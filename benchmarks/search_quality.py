@@ -467,6 +467,13 @@ def format_tables(results: dict, markdown: bool = False) -> str:
     return "\n".join(out)
 
 
+GOALS_NOTE = (
+    "A goal is met when the mean regret is lower. Differences are paired per (dataset, "
+    "seed); \"not significant\" marks one within 2 standard errors, which these seeds "
+    "cannot tell from chance. Regularized evolution against random on other seeds, and "
+    "the ablations: docs/algorithms.md.\n\n")
+
+
 def cost_per_run(results: dict) -> List[Tuple[str, float, float]]:
     """(row, CPU seconds, repeated proposals) per run, averaged over datasets and seeds."""
     runs = results["seeds"] * len(results["datasets"])
@@ -506,6 +513,7 @@ def write_markdown(results: dict, path: str, argv: Sequence[str]) -> None:
         f.writelines(f"| {row} | {cpu:.3f} | {repeats:.1f} |\n"
                      for row, cpu, repeats in cost_per_run(results))
         f.write("\n### Goals\n\n")
+        f.write(GOALS_NOTE)
         f.writelines(f"- {line}\n" for line in goal_checks(results))
         f.write("\n### Summary (JSON)\n\n```json\n")
         f.write(json.dumps(json_summary, indent=1, sort_keys=True))
