@@ -18,6 +18,7 @@ from symbolic_automl.genome import Genome
 
 from . import conformance
 from . import early_stopping
+from . import pyglove_algorithms
 from .base import Algorithm, dominates, pareto_front
 from .dedupe import NoDuplicates, no_duplicates
 from .evolution import (
@@ -25,6 +26,7 @@ from .evolution import (
     ParetoTournamentEvolution,
     evolution_with_rejection,
     pareto_tournament_evolution,
+    regularized_evolution,
 )
 from .pyglove_algorithms import (
     UniformChange,
@@ -33,7 +35,6 @@ from .pyglove_algorithms import (
     neat,
     nsga2,
     random,
-    regularized_evolution,
 )
 from .rejection import Rejection, keras_proxy_check, with_rejection
 from .tpe import TPE

@@ -11,10 +11,16 @@ These build PyGlove's own `pg.DNAGenerator`s; what this module adds:
   `dedupe=False` returns PyGlove's object itself;
 * defaults sized for searches of ~100-300 trials.
 
+`sa.random`, `sa.grid`, `sa.hill_climb`, `sa.nsga2` and `sa.neat` are these
+functions. `sa.regularized_evolution` is our own implementation of the same
+algorithm (`evolution.Evolution`: no `pg.DNA` on the loop's hot path, exact
+`recover`); PyGlove's stays here as `sa.pyglove_algorithms.regularized_evolution`.
+
 Example::
 
     from symbolic_automl import algorithms as sa
-    result = symbolic_automl.search(space, algorithm=sa.regularized_evolution(seed=1), ...)
+    result = symbolic_automl.search(
+        space, algorithm=sa.pyglove_algorithms.regularized_evolution(seed=1), ...)
 """
 
 from typing import Optional
@@ -110,8 +116,9 @@ def regularized_evolution(population_size: int = 50,
 
     Example::
 
-        sa.regularized_evolution(population_size=20, tournament_size=5, seed=1)
-        sa.regularized_evolution(seed=1, dedupe=False)   # a pg.evolution.Evolution
+        sa.pyglove_algorithms.regularized_evolution(population_size=20, tournament_size=5,
+                                                    seed=1)
+        sa.pyglove_algorithms.regularized_evolution(seed=1, dedupe=False)  # pg's object
     """
     mutator = mutator or UniformChange(seed=seed)
     return _finish(pg_evolution.regularized_evolution(

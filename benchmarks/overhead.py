@@ -40,7 +40,7 @@ def score(model):
 
 
 # The row the DESIGN target is about: regularized evolution, durable records.
-TARGET_ROW = "sa.search + SQLite, sa.Evolution (regularized evolution)"
+TARGET_ROW = "sa.search + SQLite, sa.regularized_evolution"
 TARGET_MS = 1.0
 
 
@@ -55,8 +55,11 @@ def algorithms():
         from symbolic_automl import algorithms as ours  # pylint: disable=g-import-not-at-top
     except ImportError:
         return rows
-    rows["sa.Evolution (regularized evolution)"] = lambda: ours.Evolution(
+    rows["sa.regularized_evolution"] = lambda: ours.regularized_evolution(
         population_size=50, tournament_size=10, seed=1)
+    rows["sa.pyglove_algorithms.regularized_evolution"] = (
+        lambda: ours.pyglove_algorithms.regularized_evolution(
+            population_size=50, tournament_size=10, seed=1))
     rows["sa.TPE"] = lambda: ours.TPE(seed=1)
     return rows
 

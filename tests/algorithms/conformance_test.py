@@ -15,21 +15,24 @@ OURS = {
         lambda seed: sa.pareto_tournament_evolution(
             population_size=8, tournament_size=3, seed=seed), True),
     "tpe": (lambda seed: sa.TPE(seed=seed, n_startup_trials=5), True),
+    "regularized_evolution": (
+        lambda seed: sa.regularized_evolution(population_size=8, tournament_size=3, seed=seed),
+        True),
 }
 PYGLOVE = {
     "random": (lambda seed: sa.random(seed=seed), False),
     "grid": (lambda seed: sa.grid(), True),
     # Our factories wrap PyGlove's evolution in no_duplicates, whose recover
     # replays the run: no duplicates, and recover is exact.
-    "regularized_evolution": (
-        lambda seed: sa.regularized_evolution(population_size=8, tournament_size=3, seed=seed),
+    "pyglove_regularized_evolution": (
+        lambda seed: sa.pyglove_algorithms.regularized_evolution(population_size=8, tournament_size=3, seed=seed),
         True),
     "hill_climb": (lambda seed: sa.hill_climb(init_population_size=3, seed=seed), True),
     "nsga2": (lambda seed: sa.nsga2(population_size=4, seed=seed), True),
     "neat": (lambda seed: sa.neat(population_size=6, seed=seed), True),
     # PyGlove's own objects (dedupe=False).
     "raw_regularized_evolution": (
-        lambda seed: sa.regularized_evolution(population_size=8, tournament_size=3, seed=seed,
+        lambda seed: sa.pyglove_algorithms.regularized_evolution(population_size=8, tournament_size=3, seed=seed,
                                               dedupe=False), False),
     "raw_hill_climb": (
         lambda seed: sa.hill_climb(init_population_size=3, seed=seed, dedupe=False), False),

@@ -115,7 +115,7 @@ def test_a_stuck_algorithm_gets_fewer_tries_until_it_proposes_something_new():
 
 
 def test_never_a_duplicate_and_stops_when_the_space_is_used_up():
-    algo = sa.regularized_evolution(population_size=4, tournament_size=2, seed=3)
+    algo = sa.pyglove_algorithms.regularized_evolution(population_size=4, tournament_size=2, seed=3)
     proposals, _ = conformance.simulate(algo, SPEC, 100)
     keys = [_numbers(d) for d in proposals]
     assert len(keys) == len(set(keys)) == SPEC.space_size == 12
@@ -133,7 +133,7 @@ def test_inner_stop_iteration_ends_the_search():
 
 def test_recover_replays_a_seeded_run_exactly():
     def make():
-        return sa.regularized_evolution(population_size=5, tournament_size=2, seed=11)
+        return sa.pyglove_algorithms.regularized_evolution(population_size=5, tournament_size=2, seed=11)
     spec = pg.dna_spec(conformance.SPACES["categorical"]())
     uninterrupted, _ = conformance.simulate(make(), spec, 60)
     stored = []
@@ -179,7 +179,7 @@ def test_search_resumes_where_it_stopped(tmp_path):
 
     def run(root, trials):
         return symbolic_automl.search(
-            _space(), sa.regularized_evolution(population_size=3, tournament_size=2, seed=4),
+            _space(), sa.pyglove_algorithms.regularized_evolution(population_size=3, tournament_size=2, seed=4),
             evaluate, max_trials=trials, root_dir=str(root), progress=False)
 
     uninterrupted = run(tmp_path / "a", 10)
@@ -198,20 +198,20 @@ def test_multi_objective_passes_through():
         dna = algo.propose()
         algo.feedback(dna, (float(dna.to_numbers()[0]), -float(dna.to_numbers()[1])))
     assert all(isinstance(pg.evolution.get_fitness(d), tuple) for d in algo.inner.population)
-    assert not sa.regularized_evolution(seed=1).multi_objective
+    assert not sa.pyglove_algorithms.regularized_evolution(seed=1).multi_objective
 
 
 def test_setting_up_twice_proposes_the_same():
-    algo = sa.regularized_evolution(population_size=3, tournament_size=2, seed=5)
+    algo = sa.pyglove_algorithms.regularized_evolution(population_size=3, tournament_size=2, seed=5)
     first, _ = conformance.simulate(algo, SPEC, 8)
     second, _ = conformance.simulate(algo, SPEC, 8)
     assert [_numbers(d) for d in first] == [_numbers(d) for d in second]
 
 
 def test_dedupe_false_returns_pyglove_objects():
-    assert isinstance(sa.regularized_evolution(seed=1, dedupe=False), pg.evolution.Evolution)
+    assert isinstance(sa.pyglove_algorithms.regularized_evolution(seed=1, dedupe=False), pg.evolution.Evolution)
     assert isinstance(sa.hill_climb(seed=1, dedupe=False), pg.evolution.Evolution)
-    algo = sa.regularized_evolution(seed=1)
+    algo = sa.pyglove_algorithms.regularized_evolution(seed=1)
     assert isinstance(algo, sa.NoDuplicates)
     assert isinstance(algo.algorithm, pg.evolution.Evolution)
     assert pg.query(algo.algorithm, where=lambda v: isinstance(v, sa.UniformChange))

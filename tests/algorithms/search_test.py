@@ -18,7 +18,7 @@ def _evaluate(model, context):
 @pytest.mark.parametrize("make_algorithm", [
     lambda: sa.random(seed=1),
     lambda: sa.grid(),
-    lambda: sa.regularized_evolution(population_size=5, tournament_size=2, seed=1),
+    lambda: sa.pyglove_algorithms.regularized_evolution(population_size=5, tournament_size=2, seed=1),
     lambda: sa.hill_climb(seed=1),
     lambda: sa.neat(population_size=5, seed=1),
     lambda: pg.evolution.regularized_evolution(population_size=5, tournament_size=2),
