@@ -54,7 +54,7 @@ from symbolic_automl import errors
 from symbolic_automl.keras.spec import KerasSpec
 from symbolic_automl.keras.tensor import InputSpec, LayerSpec
 from symbolic_automl.oneshot.choice import ChoicePoint, MixedOp, active_mixing
-from symbolic_automl.oneshot.supernet import Supernet, check_scores, spec_label
+from symbolic_automl.oneshot.supernet import Supernet, check_scores, one_hot_mixing, spec_label
 
 _SUPPORTED = (
     "weight-sharing search relaxes only a named pg.oneof whose candidates are layers: "
@@ -323,9 +323,4 @@ class DefineByRunSupernet(Supernet):
         dna.use_spec(self.dna_spec)
         chosen = {point.name: value for point, value in
                   dna.to_dict(key_type="dna_spec", value_type="dna").items()}
-        mixing = []
-        for c in self.choice_points:
-            one_hot = np.zeros((c.num_candidates,), "float32")
-            one_hot[int(chosen[c.key].value)] = 1.0
-            mixing.append(one_hot)
-        return mixing
+        return one_hot_mixing(self.choice_points, chosen)

@@ -100,12 +100,17 @@ class Supernet(keras.Model):
         dna.use_spec(self.dna_spec)
         chosen = {str(k): v for k, v in
                   dna.to_dict(key_type="id", value_type="dna").items()}
-        mixing = []
-        for c in self.choice_points:
-            one_hot = np.zeros((c.num_candidates,), "float32")
-            one_hot[int(chosen[c.key].value)] = 1.0
-            mixing.append(one_hot)
-        return mixing
+        return one_hot_mixing(self.choice_points, chosen)
+
+
+def one_hot_mixing(choice_points, chosen) -> List[np.ndarray]:
+    """Per choice point, the one-hot vector of `chosen[point.key]` (a DNA node)."""
+    mixing = []
+    for c in choice_points:
+        one_hot = np.zeros((c.num_candidates,), "float32")
+        one_hot[int(chosen[c.key].value)] = 1.0
+        mixing.append(one_hot)
+    return mixing
 
 
 def check_scores(choice_points, scores):
