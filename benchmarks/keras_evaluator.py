@@ -15,7 +15,6 @@ import time
 
 from absl import app
 from absl import flags
-import keras as plain_keras
 import pyglove as pg
 
 import symbolic_automl as sa
