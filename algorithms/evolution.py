@@ -144,8 +144,7 @@ def evolution_with_rejection(population_size: int = 50, tournament_size: int = 1
 
         sa.evolution_with_rejection(population_size=20, tournament_size=5, seed=1)
     """
-    return Evolution(seed=seed, population_size=population_size,
-                     tournament_size=tournament_size, mutation_rate=mutation_rate)
+    return regularized_evolution(population_size, tournament_size, seed, mutation_rate)
 
 
 def pareto_tournament_evolution(population_size: int = 50, tournament_size: int = 10,

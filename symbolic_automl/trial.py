@@ -105,7 +105,7 @@ def _get_dna(trial: Trial) -> pg.DNA:
             dna = export.loads(trial.dna_json)
             if not isinstance(dna, pg.DNA):
                 raise errors.StoreError(f"Trial {trial.id}'s recorded DNA is not a DNA: "
-                                 f"{trial.dna_json[:200]}")
+                                        f"{trial.dna_json[:200]}")
         trial.__dict__["_dna"] = dna
     return dna
 
