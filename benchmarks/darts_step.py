@@ -13,6 +13,11 @@ Run with the backend to measure (JAX is the fast path on GPUs):
 
     KERAS_BACKEND=jax python benchmarks/darts_step.py --orders 1 2 --steps 20
     KERAS_BACKEND=tensorflow python benchmarks/darts_step.py --batch 8 --steps 2  # CPU smoke
+
+`compile_s` is the first step of a fresh supernet: it traces and compiles
+every function the order uses (the gradient functions are shared, so second
+order compiles one more than first). `peak_memory_gib` on a CPU is the process's
+max RSS, so measure one order per process (`--orders 2`) for a per-order figure.
 """
 
 import argparse
@@ -108,6 +113,8 @@ def measure(order, batch, channels, cells, steps, warmup, seed=0, start_after=No
         "peak_memory_gib": round(peak, 2), "peak_memory_kind": peak_kind,
         "reference_peak_gib": REFERENCE_PEAK_GIB,
         "final_train_loss": round(losses[-1][0], 4),
+        # Traces per compiled function (each should be 1: every step reuses them).
+        "traces": dict(getattr(run.stepper, "traces", {})),
     }
 
 

@@ -1,23 +1,39 @@
 """The hand-written supernet training step for the JAX backend.
 
-Same interface as `backend_tensorflow.Stepper`. The whole step (architecture
-update, first or second order, then the weight update) is one `jax.jit`-compiled
-function over explicit state, so a DARTS step is one XLA program rather than
-thousands of small kernel launches.
+Same interface as `backend_tensorflow.Stepper`, over explicit state. Each
+distinct gradient is one `jax.jit` of `value_and_grad` over (weights, α) with
+Keras's stateless call: `_grad_weights`, `_grad_alphas` and `_grad_both`,
+traced once and reused by every order, beside small jitted updates (the
+unrolled weights, w ± εd, the combination of the unrolled gradient, the two
+optimizers' applies). A step calls them in sequence from Python; each call is
+one XLA program, so a supernet pass is still one launch rather than thousands
+of small kernels, and the per-call dispatch is tiny next to it. One program
+holding the five passes of a second-order step took XLA minutes and ~20 GiB
+to compile on a CPU; second order now costs one trace (`_grad_both`) more than
+first order. `traces` counts the traces of each jitted function.
 """
 
-import functools
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from symbolic_automl.oneshot.base import momentum_scale
+from symbolic_automl.oneshot.base import (
+    counting_traces,
+    finite_difference_eps,
+    momentum_scale,
+    unrolled_arch_gradients,
+    unrolled_weights,
+)
 
 
 def _global_norm(tree):
     return jnp.sqrt(sum(jnp.sum(jnp.square(g)) for g in tree))
+
+
+def _arrays(values, dtype=None):
+    return [jnp.asarray(v, dtype) for v in values]
 
 
 class Stepper:
@@ -51,12 +67,25 @@ class Stepper:
             "a": [v.value for v in self.alphas],
             "a_opt": [v.value for v in a_optimizer.variables],
         }
-        self._steps = {order: jax.jit(functools.partial(self._step, order))
-                       for order in (0, 1, 2)}
-        self._predict = jax.jit(self._predict_impl)
-        self._forward_train = jax.jit(self._forward_train_impl)
-        self._arch_grads = {order: jax.jit(functools.partial(self._arch_grads_impl, order))
-                            for order in (1, 2)}
+        self.traces: Dict[str, int] = {}
+
+        def jitted(name, fn):
+            return jax.jit(counting_traces(self.traces, name, fn))
+
+        # (w, nt, a, x, y, noise) -> ((loss, nt), gradients wrt w, α or (α, w)).
+        self._grad_weights = jitted("grad_weights", jax.value_and_grad(
+            self._loss, argnums=0, has_aux=True))
+        self._grad_alphas = jitted("grad_alphas", jax.value_and_grad(
+            self._loss, argnums=2, has_aux=True))
+        self._grad_both = jitted("grad_both", jax.value_and_grad(
+            self._loss, argnums=(2, 0), has_aux=True))
+        self._apply_weights = jitted("apply_weights", self._apply_weights_impl)
+        self._apply_alphas = jitted("apply_alphas", self._apply_alphas_impl)
+        self._unroll = jitted("unroll", self._unroll_impl)
+        self._perturb = jitted("perturb", self._perturb_impl)
+        self._combine = jitted("combine", unrolled_arch_gradients)
+        self._predict = jitted("predict", self._predict_impl)
+        self._forward_train = jitted("forward_train", self._forward_train_impl)
 
     # -- pure functions of the state -------------------------------------------
 
@@ -65,64 +94,58 @@ class Stepper:
         pred, nt = self.net.stateless_call(w, nt, x, mixing, training=True)
         return jnp.mean(self.loss_fn(y, pred)), nt
 
-    def _first_order(self, w, nt, a, x_val, y_val, noise):
-        (val_loss, nt), g_a = jax.value_and_grad(
-            lambda a_: self._loss(w, nt, a_, x_val, y_val, noise), has_aux=True)(a)
-        return val_loss, nt, g_a
-
-    def _second_order(self, w, nt, a, w_opt, x_tr, y_tr, x_val, y_val, noise, xi, v_scale):
-        train_loss_of = lambda w_, a_: self._loss(w_, nt, a_, x_tr, y_tr, noise)[0]
-        g_train = jax.grad(train_loss_of)(w, a)
-        # w' = w - ξ (μ buf + ∇w L_train(w, α) + wd w): the one-step unrolled
-        # weights, with the reference's buf = -velocity / lr (backend_tensorflow).
-        w_prime = [wi - xi * (g + self.w_weight_decay * wi) for wi, g in zip(w, g_train)]
-        if self._velocity_index is not None:
-            w_prime = [wp + v_scale * w_opt[i] for wp, i in zip(w_prime, self._velocity_index)]
-        (val_loss, nt), (g_a, d_w) = jax.value_and_grad(
-            lambda a_, w_: self._loss(w_, nt, a_, x_val, y_val, noise),
-            argnums=(0, 1), has_aux=True)(a, w_prime)
-        # ε = 0.01 / ‖∇w' L_val(w', α)‖, as in the paper.
-        eps = 0.01 / (_global_norm(d_w) + 1e-12)
-        w_plus = [wi + eps * d for wi, d in zip(w, d_w)]
-        w_minus = [wi - eps * d for wi, d in zip(w, d_w)]
-        g_plus = jax.grad(train_loss_of, argnums=1)(w_plus, a)
-        g_minus = jax.grad(train_loss_of, argnums=1)(w_minus, a)
-        g_a = [g - xi * (p - m) / (2.0 * eps) for g, p, m in zip(g_a, g_plus, g_minus)]
-        return val_loss, nt, g_a
-
-    def _arch_grads_impl(self, order, state, x_tr, y_tr, x_val, y_val, noise, xi, v_scale):
-        if order == 1:
-            return self._first_order(state["w"], state["nt"], state["a"], x_val, y_val,
-                                     noise)[2]
-        return self._second_order(state["w"], state["nt"], state["a"], state["w_opt"],
-                                  x_tr, y_tr, x_val, y_val, noise, xi, v_scale)[2]
-
-    def _step(self, order, state, x_tr, y_tr, x_val, y_val, noise_arch, noise_weights, xi,
-              v_scale):
-        w, nt, a, a_opt = state["w"], state["nt"], state["a"], state["a_opt"]
-        val_loss = jnp.zeros(())
-        if order:
-            if order == 1:
-                val_loss, nt, g_a = self._first_order(w, nt, a, x_val, y_val, noise_arch)
-            else:
-                val_loss, nt, g_a = self._second_order(
-                    w, nt, a, state["w_opt"], x_tr, y_tr, x_val, y_val, noise_arch, xi,
-                    v_scale)
-            g_a = [g + self.a_weight_decay * ai for g, ai in zip(g_a, a)]
-            a, a_opt = self.a_optimizer.stateless_apply(a_opt, g_a, a)
-        (train_loss, nt), g_w = jax.value_and_grad(
-            lambda w_: self._loss(w_, nt, a, x_tr, y_tr, noise_weights), has_aux=True)(w)
+    def _apply_weights_impl(self, w_opt, g_w, w):
         scale = jnp.minimum(1.0, self.grad_clip / (_global_norm(g_w) + 1e-6))
         g_w = [g * scale + self.w_weight_decay * wi for g, wi in zip(g_w, w)]
-        w, w_opt = self.w_optimizer.stateless_apply(state["w_opt"], g_w, w)
-        new_state = {"w": w, "nt": nt, "w_opt": w_opt, "a": a, "a_opt": a_opt}
-        return new_state, train_loss, val_loss
+        w, w_opt = self.w_optimizer.stateless_apply(w_opt, g_w, w)
+        return w, w_opt
+
+    def _apply_alphas_impl(self, a_opt, g_a, a):
+        g_a = [g + self.a_weight_decay * ai for g, ai in zip(g_a, a)]
+        a, a_opt = self.a_optimizer.stateless_apply(a_opt, g_a, a)
+        return a, a_opt
+
+    def _unroll_impl(self, w, g_train, w_opt, xi, v_scale):
+        # The reference's buf = -velocity / lr: see backend_tensorflow.
+        velocities = ([None] * len(w) if self._velocity_index is None
+                      else [w_opt[i] for i in self._velocity_index])
+        return unrolled_weights(w, g_train, velocities, xi, self.w_weight_decay, v_scale)
+
+    def _perturb_impl(self, w, d_w):
+        """w ± ε d_w and ε, for the finite-difference Hessian-vector product."""
+        eps = finite_difference_eps(d_w)
+        return ([wi + eps * d for wi, d in zip(w, d_w)],
+                [wi - eps * d for wi, d in zip(w, d_w)], eps)
 
     def _predict_impl(self, w, nt, x, mixing):
         return self.net.stateless_call(w, nt, x, mixing, training=False)[0]
 
     def _forward_train_impl(self, w, nt, x, mixing):
         return self.net.stateless_call(w, nt, x, mixing, training=True)[1]
+
+    # -- the architecture gradients, from Python --------------------------------
+
+    def _second_order(self, state, x_tr, y_tr, x_val, y_val, noise, xi, v_scale):
+        w, a = state["w"], state["a"]
+        _, g_train = self._grad_weights(w, state["nt"], a, x_tr, y_tr, noise)
+        w_prime = self._unroll(w, g_train, state["w_opt"], xi, v_scale)
+        (val_loss, nt), (d_alpha, d_w) = self._grad_both(w_prime, state["nt"], a, x_val,
+                                                          y_val, noise)
+        w_plus, w_minus, eps = self._perturb(w, d_w)
+        _, g_plus = self._grad_alphas(w_plus, nt, a, x_tr, y_tr, noise)
+        _, g_minus = self._grad_alphas(w_minus, nt, a, x_tr, y_tr, noise)
+        return val_loss, nt, self._combine(d_alpha, g_plus, g_minus, xi, eps)
+
+    def _arch_grads(self, order, state, x_tr, y_tr, x_val, y_val, noise, unrolled_lr,
+                    learning_rate):
+        """(validation loss, batch-norm state after it, ∇α L_val) of `state`."""
+        if order == 1:
+            (val_loss, nt), g_a = self._grad_alphas(state["w"], state["nt"], state["a"],
+                                                    x_val, y_val, noise)
+            return val_loss, nt, g_a
+        return self._second_order(
+            state, x_tr, y_tr, x_val, y_val, noise, jnp.float32(unrolled_lr),
+            jnp.float32(momentum_scale(self.w_optimizer, unrolled_lr, learning_rate)))
 
     # -- the interface shared with backend_tensorflow ---------------------------
 
@@ -133,29 +156,36 @@ class Stepper:
         `unrolled_lr` is ξ; `learning_rate` the weights' current learning rate
         (None: ξ), which turns SGD's velocity into the reference's momentum buffer.
         """
-        self.state, train_loss, val_loss = self._steps[order](
-            self.state, x_tr, y_tr, x_val, y_val, list(noise_arch), list(noise_weights),
-            jnp.float32(unrolled_lr),
-            jnp.float32(momentum_scale(self.w_optimizer, unrolled_lr, learning_rate)))
+        x_tr, y_tr, x_val, y_val = _arrays((x_tr, y_tr, x_val, y_val))
+        state = dict(self.state)
+        val_loss = 0.0
+        if order:
+            val_loss, state["nt"], g_a = self._arch_grads(
+                order, state, x_tr, y_tr, x_val, y_val, _arrays(noise_arch), unrolled_lr,
+                learning_rate)
+            state["a"], state["a_opt"] = self._apply_alphas(state["a_opt"], g_a, state["a"])
+        (train_loss, state["nt"]), g_w = self._grad_weights(
+            state["w"], state["nt"], state["a"], x_tr, y_tr, _arrays(noise_weights))
+        state["w"], state["w_opt"] = self._apply_weights(state["w_opt"], g_w, state["w"])
+        self.state = state
         return float(train_loss), float(val_loss)
 
     def arch_gradients(self, x_tr, y_tr, x_val, y_val, noise, *, order: int,
                        unrolled_lr: float = 0.0,
                        learning_rate: Optional[float] = None) -> List[np.ndarray]:
         """∇α of the validation loss (first or second order), without any update."""
-        grads = self._arch_grads[order](
-            self.state, x_tr, y_tr, x_val, y_val, list(noise), jnp.float32(unrolled_lr),
-            jnp.float32(momentum_scale(self.w_optimizer, unrolled_lr, learning_rate)))
+        grads = self._arch_grads(order, self.state, *_arrays((x_tr, y_tr, x_val, y_val)),
+                                 _arrays(noise), unrolled_lr, learning_rate)[2]
         return [np.asarray(g) for g in grads]
 
     def predict(self, x, mixing: Sequence[np.ndarray]) -> np.ndarray:
         return np.asarray(self._predict(self.state["w"], self.state["nt"], x,
-                                        [jnp.asarray(m) for m in mixing]))
+                                        _arrays(mixing)))
 
     def forward_train(self, x, mixing: Sequence[np.ndarray]):
         """A training-mode forward pass: updates batch-norm statistics, not weights."""
         self.state["nt"] = self._forward_train(self.state["w"], self.state["nt"], x,
-                                               [jnp.asarray(m) for m in mixing])
+                                               _arrays(mixing))
 
     def non_trainable_values(self, indices: Sequence[int]) -> List[np.ndarray]:
         return [np.asarray(self.state["nt"][i]) for i in indices]
@@ -167,11 +197,8 @@ class Stepper:
         self.state["nt"] = nt
 
     def apply_arch_gradients(self, grads: Sequence[np.ndarray]):
-        a = self.state["a"]
-        grads = [jnp.asarray(g, jnp.float32) + self.a_weight_decay * ai
-                 for g, ai in zip(grads, a)]
-        self.state["a"], self.state["a_opt"] = self.a_optimizer.stateless_apply(
-            self.state["a_opt"], grads, a)
+        self.state["a"], self.state["a_opt"] = self._apply_alphas(
+            self.state["a_opt"], _arrays(grads, jnp.float32), self.state["a"])
 
     def alpha_values(self) -> List[np.ndarray]:
         return [np.asarray(a) for a in self.state["a"]]

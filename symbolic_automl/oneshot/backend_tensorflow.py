@@ -7,6 +7,15 @@ weight update (SGD, gradients clipped by global norm, L2 weight decay added
 after clipping, as the reference's `nn.utils.clip_grad_norm_` + `SGD(weight_decay)`).
 `backend_jax.py` implements the same interface with `jax.jit`.
 
+Each distinct gradient is one `tf.function`, traced once and reused by every
+order: `_grad_weights` (∇w L), `_grad_alphas` (∇α L) and `_grad_both` (∇α L and
+∇w L in one backward pass), beside small compiled updates (unroll, shift,
+restore, the two optimizers' applies). A step calls them in sequence from
+Python. The second-order step is five passes over the supernet; one graph
+holding all of them took minutes (grappler is superlinear in graph size) to
+compile on a CPU, while second order now costs one trace (`_grad_both`) more
+than first order. `traces` counts the traces of each compiled function.
+
 The unrolled weights are the reference's w' = w − ξ (μ·buf + ∇w L_train + wd·w),
 buf being SGD's momentum buffer. Keras's SGD keeps the velocity
 v = μ·v − lr·g instead of PyTorch's buf = μ·buf + g, so buf = −v / lr and
@@ -14,12 +23,22 @@ w' = w + μ (ξ / lr) v − ξ (∇w L_train + wd·w); `base.momentum_scale` giv
 μ ξ / lr, computed on the host.
 """
 
-from typing import Callable, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from symbolic_automl.oneshot.base import momentum_scale
+from symbolic_automl.oneshot.base import (
+    counting_traces,
+    finite_difference_eps,
+    momentum_scale,
+    unrolled_arch_gradients,
+    unrolled_weights,
+)
+
+
+def _tensors(values, dtype=None):
+    return [tf.convert_to_tensor(v, dtype) for v in values]
 
 
 class Stepper:
@@ -49,55 +68,59 @@ class Stepper:
         self.weights = list(net.trainable_variables)
         w_optimizer.build(self.weights)
         a_optimizer.build(self.alphas)
-        self._steps = {order: tf.function(self._make_step(order), reduce_retracing=True)
-                       for order in (0, 1, 2)}
-        self._predict = tf.function(self._predict_impl, reduce_retracing=True)
-        self._forward_train = tf.function(self._forward_train_impl, reduce_retracing=True)
+        self.traces: Dict[str, int] = {}
 
-    # -- losses and gradients -------------------------------------------------
+        def compiled(name, fn):
+            return tf.function(counting_traces(self.traces, name, fn), reduce_retracing=True)
 
-    def _loss(self, x, y, noise):
-        mixing = self.mixing_fn(self.alphas, noise)
-        pred = self.net(x, mixing, training=True)
-        return tf.reduce_mean(self.loss_fn(y, pred))
+        self._grad_weights = compiled("grad_weights", lambda x, y, noise: self._grads(
+            x, y, noise, self.weights))
+        self._grad_alphas = compiled("grad_alphas", lambda x, y, noise: self._grads(
+            x, y, noise, self.alphas))
+        self._grad_both = compiled("grad_both", lambda x, y, noise: self._grads(
+            x, y, noise, self.alphas + self.weights))
+        self._apply_weights = compiled("apply_weights", self._apply_weights_impl)
+        self._apply_alphas = compiled("apply_alphas", self._apply_alphas_impl)
+        self._snapshot = compiled("snapshot", lambda: [tf.identity(w) for w in self.weights])
+        self._unroll = compiled("unroll", self._unroll_impl)
+        self._eps = compiled("eps", finite_difference_eps)
+        self._shift = compiled("shift", self._shift_impl)
+        self._restore = compiled("restore", self._restore_impl)
+        self._combine = compiled("combine", unrolled_arch_gradients)
+        self._predict = compiled("predict", self._predict_impl)
+        self._forward_train = compiled("forward_train", self._forward_train_impl)
 
-    def _grads(self, loss_thunk, variables):
+    # -- the compiled pieces ----------------------------------------------------
+
+    def _grads(self, x, y, noise, variables):
+        """Mean loss and its gradients wrt `variables` (zeros where unconnected)."""
         with tf.GradientTape() as tape:
-            loss = loss_thunk()
+            mixing = self.mixing_fn(self.alphas, noise)
+            loss = tf.reduce_mean(self.loss_fn(y, self.net(x, mixing, training=True)))
         grads = tape.gradient(loss, variables)
         return loss, [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
 
-    def _first_order(self, x_val, y_val, noise):
-        return self._grads(lambda: self._loss(x_val, y_val, noise), self.alphas)
+    def _apply_weights_impl(self, grads):
+        grads, _ = tf.clip_by_global_norm(grads, self.grad_clip)
+        self.w_optimizer.apply(
+            [g + self.w_weight_decay * w for g, w in zip(grads, self.weights)], self.weights)
 
-    def _second_order(self, x_tr, y_tr, x_val, y_val, noise, xi, v_scale):
-        weights = self.weights
-        backup = [tf.identity(w) for w in weights]
-        _, g_train = self._grads(lambda: self._loss(x_tr, y_tr, noise), weights)
-        # w' = w - ξ (μ buf + ∇w L_train(w, α) + wd w): the one-step unrolled
-        # weights, with buf = -velocity / lr (see the module docstring).
-        velocities = self._velocities()
-        for w, b, g, v in zip(weights, backup, g_train, velocities):
-            unrolled = b - xi * (g + self.w_weight_decay * b)
-            w.assign(unrolled if v is None else unrolled + v_scale * v)
-        with tf.GradientTape() as tape:
-            val_loss = self._loss(x_val, y_val, noise)
-        d_alpha, d_w = tape.gradient(val_loss, [self.alphas, weights])
-        d_w = [tf.zeros_like(w) if g is None else g for g, w in zip(d_w, weights)]
-        d_alpha = [tf.zeros_like(a) if g is None else g for g, a in zip(d_alpha, self.alphas)]
-        # ε = 0.01 / ‖∇w' L_val(w', α)‖, as in the paper.
-        eps = 0.01 / (tf.linalg.global_norm(d_w) + 1e-12)
-        for w, b, d in zip(weights, backup, d_w):
-            w.assign(b + eps * d)
-        _, g_plus = self._grads(lambda: self._loss(x_tr, y_tr, noise), self.alphas)
-        for w, b, d in zip(weights, backup, d_w):
-            w.assign(b - eps * d)
-        _, g_minus = self._grads(lambda: self._loss(x_tr, y_tr, noise), self.alphas)
-        for w, b in zip(weights, backup):
+    def _apply_alphas_impl(self, grads):
+        self.a_optimizer.apply(
+            [g + self.a_weight_decay * a for g, a in zip(grads, self.alphas)], self.alphas)
+
+    def _unroll_impl(self, backup, g_train, xi, v_scale):
+        for w, u in zip(self.weights, unrolled_weights(
+                backup, g_train, self._velocities(), xi, self.w_weight_decay, v_scale)):
+            w.assign(u)
+
+    def _shift_impl(self, backup, direction, scale):
+        for w, b, d in zip(self.weights, backup, direction):
+            w.assign(b + scale * d)
+
+    def _restore_impl(self, backup):
+        for w, b in zip(self.weights, backup):
             w.assign(b)
-        grads = [da - xi * (gp - gm) / (2.0 * eps)
-                 for da, gp, gm in zip(d_alpha, g_plus, g_minus)]
-        return val_loss, grads
 
     def _velocities(self):
         """SGD's velocity per weight (None everywhere without momentum)."""
@@ -105,32 +128,37 @@ class Stepper:
         momentums = getattr(self.w_optimizer, "momentums", None) or []
         return list(momentums) if momentums else [None] * len(self.weights)
 
-    def _make_step(self, order):
-        def step(x_tr, y_tr, x_val, y_val, noise_arch, noise_weights, xi, v_scale):
-            val_loss = tf.constant(0.0)
-            if order == 1:
-                val_loss, g_alpha = self._first_order(x_val, y_val, noise_arch)
-            elif order == 2:
-                val_loss, g_alpha = self._second_order(
-                    x_tr, y_tr, x_val, y_val, noise_arch, xi, v_scale)
-            if order:
-                self.a_optimizer.apply(
-                    [g + self.a_weight_decay * a for g, a in zip(g_alpha, self.alphas)],
-                    self.alphas)
-            train_loss, g_w = self._grads(
-                lambda: self._loss(x_tr, y_tr, noise_weights), self.weights)
-            g_w, _ = tf.clip_by_global_norm(g_w, self.grad_clip)
-            self.w_optimizer.apply(
-                [g + self.w_weight_decay * w for g, w in zip(g_w, self.weights)],
-                self.weights)
-            return train_loss, val_loss
-        return step
-
     def _predict_impl(self, x, mixing):
         return self.net(x, mixing, training=False)
 
     def _forward_train_impl(self, x, mixing):
         self.net(x, mixing, training=True)
+
+    # -- the architecture gradients, from Python --------------------------------
+
+    def _second_order(self, x_tr, y_tr, x_val, y_val, noise, xi, v_scale):
+        """The unrolled ∇α L_val(w', α); the weights are w again on return."""
+        backup = self._snapshot()
+        _, g_train = self._grad_weights(x_tr, y_tr, noise)
+        self._unroll(backup, g_train, xi, v_scale)
+        val_loss, grads = self._grad_both(x_val, y_val, noise)
+        d_alpha, d_w = grads[:len(self.alphas)], grads[len(self.alphas):]
+        eps = self._eps(d_w)
+        self._shift(backup, d_w, eps)
+        _, g_plus = self._grad_alphas(x_tr, y_tr, noise)
+        self._shift(backup, d_w, -eps)
+        _, g_minus = self._grad_alphas(x_tr, y_tr, noise)
+        self._restore(backup)
+        return val_loss, self._combine(d_alpha, g_plus, g_minus, xi, eps)
+
+    def _arch_grads(self, order, x_tr, y_tr, x_val, y_val, noise, unrolled_lr,
+                    learning_rate):
+        if order == 1:
+            return self._grad_alphas(x_val, y_val, noise)
+        return self._second_order(
+            x_tr, y_tr, x_val, y_val, noise, tf.constant(unrolled_lr, tf.float32),
+            tf.constant(momentum_scale(self.w_optimizer, unrolled_lr, learning_rate),
+                        tf.float32))
 
     # -- the interface shared with backend_jax ----------------------------------
 
@@ -142,33 +170,31 @@ class Stepper:
         (None: ξ itself, the paper's choice), which converts SGD's velocity into
         the reference's momentum buffer.
         """
-        train_loss, val_loss = self._steps[order](
-            x_tr, y_tr, x_val, y_val, [tf.constant(n) for n in noise_arch],
-            [tf.constant(n) for n in noise_weights], tf.constant(unrolled_lr, tf.float32),
-            tf.constant(momentum_scale(self.w_optimizer, unrolled_lr, learning_rate),
-                        tf.float32))
+        x_tr, y_tr, x_val, y_val = _tensors((x_tr, y_tr, x_val, y_val))
+        val_loss = 0.0
+        if order:
+            val_loss, g_alpha = self._arch_grads(order, x_tr, y_tr, x_val, y_val,
+                                                 _tensors(noise_arch), unrolled_lr,
+                                                 learning_rate)
+            self._apply_alphas(g_alpha)
+        train_loss, g_w = self._grad_weights(x_tr, y_tr, _tensors(noise_weights))
+        self._apply_weights(g_w)
         return float(train_loss), float(val_loss)
 
     def arch_gradients(self, x_tr, y_tr, x_val, y_val, noise, *, order: int,
                        unrolled_lr: float = 0.0,
                        learning_rate: Optional[float] = None) -> List[np.ndarray]:
         """∇α of the validation loss (first or second order), without any update."""
-        if order == 1:
-            _, grads = self._first_order(x_val, y_val, [tf.constant(n) for n in noise])
-        else:
-            _, grads = self._second_order(
-                x_tr, y_tr, x_val, y_val, [tf.constant(n) for n in noise],
-                tf.constant(unrolled_lr, tf.float32),
-                tf.constant(momentum_scale(self.w_optimizer, unrolled_lr, learning_rate),
-                            tf.float32))
+        _, grads = self._arch_grads(order, *_tensors((x_tr, y_tr, x_val, y_val)),
+                                    _tensors(noise), unrolled_lr, learning_rate)
         return [np.asarray(g) for g in grads]
 
     def predict(self, x, mixing: Sequence[np.ndarray]) -> np.ndarray:
-        return np.asarray(self._predict(x, [tf.constant(m) for m in mixing]))
+        return np.asarray(self._predict(x, _tensors(mixing)))
 
     def forward_train(self, x, mixing: Sequence[np.ndarray]):
         """A training-mode forward pass: updates batch-norm statistics, not weights."""
-        self._forward_train(x, [tf.constant(m) for m in mixing])
+        self._forward_train(x, _tensors(mixing))
 
     def non_trainable_values(self, indices: Sequence[int]) -> List[np.ndarray]:
         variables = self.net.non_trainable_variables
@@ -180,9 +206,7 @@ class Stepper:
             variables[i].assign(value)
 
     def apply_arch_gradients(self, grads: Sequence[np.ndarray]):
-        self.a_optimizer.apply(
-            [tf.constant(g, tf.float32) + self.a_weight_decay * a
-             for g, a in zip(grads, self.alphas)], self.alphas)
+        self._apply_alphas(_tensors(grads, tf.float32))
 
     def alpha_values(self) -> List[np.ndarray]:
         return [np.asarray(a.numpy()) for a in self.alphas]

@@ -111,6 +111,39 @@ def momentum_scale(w_optimizer, unrolled_lr: float, learning_rate: Optional[floa
     return momentum * unrolled_lr / learning_rate if learning_rate > 0 else 0.0
 
 
+def unrolled_weights(weights, grads, velocities, xi, weight_decay, v_scale):
+    """DARTS' one-step unrolled weights w' = w − ξ (∇w L_train + wd·w) + (μ ξ / lr)·v.
+
+    `velocities` holds SGD's velocity per weight (None without momentum) and
+    `v_scale` is `momentum_scale`: w' is then the reference's
+    w − ξ (μ·buf + ∇w L_train + wd·w) with buf = −v / lr. Backend-neutral
+    arithmetic on lists of tensors.
+    """
+    unrolled = [w - xi * (g + weight_decay * w) for w, g in zip(weights, grads)]
+    return [u if v is None else u + v_scale * v for u, v in zip(unrolled, velocities)]
+
+
+def finite_difference_eps(direction):
+    """ε = 0.01 / ‖∇w' L_val(w', α)‖ of the Hessian-vector product, as in the paper."""
+    norm = keras.ops.sqrt(sum(keras.ops.sum(keras.ops.square(d)) for d in direction))
+    return 0.01 / (norm + 1e-12)
+
+
+def unrolled_arch_gradients(d_alpha, g_plus, g_minus, xi, eps):
+    """∇α L_val(w', α) − ξ (∇α L_train(w⁺, α) − ∇α L_train(w⁻, α)) / 2ε."""
+    return [da - xi * (gp - gm) / (2.0 * eps) for da, gp, gm in zip(d_alpha, g_plus, g_minus)]
+
+
+def counting_traces(counts: Dict[str, int], name: str, fn):
+    """`fn`, counting in `counts[name]` each time it runs: under a compiler, each trace."""
+
+    def traced(*args):
+        counts[name] = counts.get(name, 0) + 1
+        return fn(*args)
+
+    return traced
+
+
 def softmax(values: np.ndarray) -> np.ndarray:
     e = np.exp(values - np.max(values))
     return e / e.sum()

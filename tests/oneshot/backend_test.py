@@ -134,6 +134,29 @@ def test_second_order_unrolls_with_sgd_momentum_as_the_reference():
         np.testing.assert_allclose(g0, g1, rtol=1e-5, atol=1e-7)
 
 
+_GRADIENTS = ("grad_weights", "grad_alphas", "grad_both")
+
+
+def test_every_order_reuses_one_trace_of_each_gradient():
+    # Each gradient is compiled once and shared by first order, second order,
+    # the weight step and `arch_gradients`; the unrolled step leaves w as it was.
+    keras.utils.set_random_seed(3)
+    run = SupernetRun(DARTS(order=2, seed=3, loss="mse", batch_size=16), _space(), _data())
+    stepper = run.stepper
+    batches = run.x_w[:16], run.y_w[:16], run.x_a[:16], run.y_a[:16]
+    noise = run.noise()
+    stepper.step(*batches, noise, noise, order=0)  # SGD's velocity becomes non-zero
+    weights = [v.numpy().copy() for v in run.net.trainable_variables]
+    stepper.arch_gradients(*batches, noise, order=2, unrolled_lr=0.5, learning_rate=0.1)
+    for w, v in zip(weights, run.net.trainable_variables):
+        np.testing.assert_array_equal(v.numpy(), w)
+    for order in (1, 2, 2, 0, 2):
+        stepper.step(*batches, run.noise(), run.noise(), order=order, unrolled_lr=0.1)
+    stepper.arch_gradients(*batches, noise, order=1)
+    assert {k: stepper.traces.get(k) for k in _GRADIENTS} == dict.fromkeys(_GRADIENTS, 1)
+    assert max(stepper.traces.values()) == 1, stepper.traces
+
+
 _JAX_SCRIPT = textwrap.dedent("""
     import numpy as np, pyglove as pg, keras
     from symbolic_automl import keras as sk
@@ -156,6 +179,10 @@ _JAX_SCRIPT = textwrap.dedent("""
         run.train()
         assert not np.allclose(before[0], run.stepper.alpha_values()[0])
     np.testing.assert_allclose(grads[2][0], grads[1][0], rtol=1e-4, atol=1e-6)
+    # Trained with second order, then asked for gradients: one trace per gradient.
+    assert {k: run.stepper.traces.get(k) for k in ("grad_weights", "grad_alphas",
+                                                   "grad_both")} == dict.fromkeys(
+        ("grad_weights", "grad_alphas", "grad_both"), 1), run.stepper.traces
     # After training SGD's velocity is non-zero: it moves the unrolled weights
     # (learning_rate=0 drops it), and ξ = 0 is still first order.
     batches = (run.x_w[:16], run.y_w[:16], run.x_a[:16], run.y_a[:16])
