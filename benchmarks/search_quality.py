@@ -149,12 +149,16 @@ def _extra_rows(sa) -> Dict[str, Callable[[int], object]]:
         ("sa.hill_climb(dedupe=False)", lambda seed: sa.hill_climb(seed=seed, dedupe=False)),
         ("sa.nsga2(dedupe=False)", lambda seed: sa.nsga2(seed=seed, dedupe=False)),
         ("sa.neat(dedupe=False)", lambda seed: sa.neat(seed=seed, dedupe=False)),
+        # TPE's defaults before the joint model: univariate, 24 candidates.
+        ("sa.TPE(multivariate=False, n_ei_candidates=24)",
+         lambda seed: sa.TPE(seed=seed, multivariate=False, n_ei_candidates=24)),
     ])
 
 
 # Ablation rows: `run_benchmark` runs them only when they are named.
 EXTRA_ROWS = ("sa.pyglove_algorithms.regularized_evolution(dedupe=False)", "sa.no_duplicates(pg RE, plain Uniform)",
-              "sa.hill_climb(dedupe=False)", "sa.nsga2(dedupe=False)", "sa.neat(dedupe=False)")
+              "sa.hill_climb(dedupe=False)", "sa.nsga2(dedupe=False)", "sa.neat(dedupe=False)",
+              "sa.TPE(multivariate=False, n_ei_candidates=24)")
 
 
 # ---------------------------------------------------------------------- tables

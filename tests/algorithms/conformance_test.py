@@ -15,6 +15,8 @@ OURS = {
         lambda seed: sa.pareto_tournament_evolution(
             population_size=8, tournament_size=3, seed=seed), True),
     "tpe": (lambda seed: sa.TPE(seed=seed, n_startup_trials=5), True),
+    "tpe_univariate": (
+        lambda seed: sa.TPE(seed=seed, n_startup_trials=5, multivariate=False), True),
     "regularized_evolution": (
         lambda seed: sa.regularized_evolution(population_size=8, tournament_size=3, seed=seed),
         True),

@@ -1,6 +1,8 @@
-"""TPE: beats random search on a synthetic objective; models conditional decisions."""
+"""TPE: beats random search on a synthetic objective; models conditional decisions;
+its joint (multivariate) densities are normalized and keep combinations of values."""
 
 import math
+import random
 import statistics
 import time
 
@@ -36,9 +38,11 @@ def _best_of(algorithm, budget=60):
     return best
 
 
-def test_tpe_beats_random_on_average_over_seeds():
+@pytest.mark.parametrize("multivariate", [True, False])
+def test_tpe_beats_random_on_average_over_seeds(multivariate):
     seeds = range(5)
-    tpe = [_best_of(sa.TPE(seed=s, n_startup_trials=10)) for s in seeds]
+    tpe = [_best_of(sa.TPE(seed=s, n_startup_trials=10, multivariate=multivariate))
+           for s in seeds]
     rnd = [_best_of(sa.random(seed=s)) for s in seeds]
     # The optimum is 8.0; random search at 60 trials sits well below it.
     assert statistics.mean(tpe) > statistics.mean(rnd) + 0.5, (tpe, rnd)
@@ -47,7 +51,7 @@ def test_tpe_beats_random_on_average_over_seeds():
 def test_tpe_only_models_active_decisions():
     space = pg.Dict(block=pg.oneof([pg.Dict(width=pg.oneof([1, 2, 3, 4])), "none"]),
                     noise=pg.oneof(list(range(10))))
-    tpe = sa.TPE(seed=0, n_startup_trials=4, gamma=0.3)
+    tpe = sa.TPE(seed=0, n_startup_trials=4, gamma=0.3, multivariate=False)
     tpe.setup(pg.dna_spec(space))
     for _ in range(30):
         dna = tpe.propose()
@@ -82,3 +86,85 @@ def test_propose_and_feedback_cost_per_call_is_small():
     print({k: f"{v * 1e3:.2f} ms" for k, v in timings.items()})
     # Generous bound for 2 shared cores; pg.random_dna alone costs ~17 ms here.
     assert timings["evolution"] < 0.015 and timings["tpe"] < 0.05, timings
+
+
+def _all_assignments(genome):
+    """Every assignment of a categorical genome (tiny spaces only)."""
+    out = [{}]
+    for decision in genome.decisions:
+        grown = []
+        for partial in out:
+            parent = decision.parent
+            if parent is not None and partial.get(parent.id) != decision.parent_value:
+                grown.append(partial)
+                continue
+            grown.extend({**partial, decision.id: v} for v in range(decision.num_candidates))
+        out = grown
+    return out
+
+
+@pytest.mark.parametrize("prior_weight", [0.0, 0.3, 1.0])
+def test_joint_density_sums_to_one_over_a_conditional_space(prior_weight):
+    from symbolic_automl.algorithms import tpe as tpe_lib
+    space = pg.Dict(block=pg.oneof([pg.Dict(width=pg.oneof([1, 2, 3])), "none"]),
+                    act=pg.oneof(["relu", "tanh"]))
+    algorithm = sa.TPE(seed=0, multivariate=True)
+    algorithm.setup(pg.dna_spec(space))
+    genome = algorithm.genome
+    assignments = _all_assignments(genome)
+    assert len(assignments) == 3 * 2 + 2
+    observed = [assignments[0], assignments[4], assignments[-1]]  # One without `width`.
+    density = tpe_lib._JointParzen(genome, observed, prior_weight)
+    total = float(sum(math.exp(x) for x in density.log_pdf(assignments)))
+    assert total == pytest.approx(1.0, abs=1e-9)
+    # The kernels favour what was observed over its unobserved neighbours (the
+    # assignments with the same active decisions).
+    log_pdf = dict(zip(map(genome.key, assignments), density.log_pdf(assignments)))
+    for seen in observed:
+        neighbours = [a for a in assignments if a.keys() == seen.keys() and a not in observed]
+        assert neighbours
+        assert all(log_pdf[genome.key(seen)] > log_pdf[genome.key(a)] for a in neighbours)
+
+
+def test_joint_float_density_integrates_to_one():
+    from symbolic_automl.algorithms import tpe as tpe_lib
+    space = pg.Dict(lr=pg.floatv(1e-3, 1.0, scale="log"), x=pg.oneof([0, 1]))
+    algorithm = sa.TPE(seed=0, multivariate=True)
+    algorithm.setup(pg.dna_spec(space))
+    genome = algorithm.genome
+    lr_id = next(d.id for d in genome.decisions if not d.is_categorical)
+    x_id = next(d.id for d in genome.decisions if d.is_categorical)
+    density = tpe_lib._JointParzen(
+        genome, [{lr_id: 0.01, x_id: 0}, {lr_id: 0.5, x_id: 1}], prior_weight=0.3)
+    # The density is over log(lr) (the spec's scale): integrate on that grid.
+    decision = next(d for d in genome.decisions if d.id == lr_id)
+    grid = [decision.low + (decision.high - decision.low) * (i + 0.5) / 4000
+            for i in range(4000)]
+    step = (decision.high - decision.low) / 4000
+    total = 0.0
+    for x in (0, 1):
+        candidates = [{lr_id: math.exp(g), x_id: x} for g in grid]
+        total += float(sum(math.exp(v) for v in density.log_pdf(candidates))) * step
+    assert total == pytest.approx(1.0, abs=1e-3)
+
+
+def test_joint_density_keeps_the_pairs_it_saw_where_marginals_mix_them():
+    from symbolic_automl.algorithms import tpe as tpe_lib
+    space = pg.Dict(a=pg.oneof(list(range(6))), b=pg.oneof(list(range(6))))
+    algorithm = sa.TPE(seed=0, multivariate=True)
+    algorithm.setup(pg.dna_spec(space))
+    a, b = (d.id for d in algorithm.genome.decisions)
+    good = [{a: 0, b: 0}, {a: 3, b: 3}]
+    density = tpe_lib._JointParzen(algorithm.genome, good, prior_weight=0.3)
+    seen, mixed = density.log_pdf([{a: 0, b: 0}, {a: 0, b: 3}])
+    assert seen > mixed + 1.0
+    # The univariate model (a product of marginals) cannot tell them apart.
+    marginals = [tpe_lib._Categorical(d, [g[d.id] for g in good], 0.3)
+                 for d in algorithm.genome.decisions]
+    assert (marginals[0].log_pdf(0) + marginals[1].log_pdf(0)
+            == pytest.approx(marginals[0].log_pdf(0) + marginals[1].log_pdf(3)))
+    # Sampling follows the density: most draws are one of the seen pairs.
+    rng = random.Random(0)
+    draws = [density.sample(rng) for _ in range(400)]
+    on_diagonal = sum(d[a] == d[b] for d in draws) / len(draws)
+    assert on_diagonal > 0.5, on_diagonal
