@@ -108,6 +108,29 @@ class _TruncatedParzen:
         return rng.uniform(self.low, self.high)
 
 
+def _encode(genome, assignments: List[Assignment]) -> Dict[str, np.ndarray]:
+    """Decision id -> the assignments' values as floats (internal domain; NaN: absent)."""
+    nan = math.nan
+    out = {}
+    for d in genome.decisions:
+        if d.is_categorical:
+            out[d.id] = np.array([a.get(d.id, nan) for a in assignments], dtype=float)
+        else:
+            out[d.id] = np.array([d.to_internal(a[d.id]) if d.id in a else nan
+                                  for a in assignments], dtype=float)
+    return out
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """Vectorized erf (Abramowitz & Stegun 7.1.26, |error| < 1.5e-7): numpy has none."""
+    sign = np.sign(x)
+    x = np.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741
+                                                     + t * (-1.453152027 + t * 1.061405429))))
+    return sign * (1.0 - poly * np.exp(-x * x))
+
+
 class _JointParzen:
     """Multivariate Parzen density: a mixture with one kernel *per observation*.
 
@@ -117,8 +140,8 @@ class _JointParzen:
     which op pays depends on the link pattern). Component k draws top-down:
 
     * a categorical decision the observation has: its value with probability
-      (1 + prior_weight / n) / (1 + prior_weight), each other value
-      (prior_weight / n) / (1 + prior_weight) (Optuna's categorical kernel);
+      1 / (1 + prior_weight), else a uniform value (Optuna's categorical kernel:
+      weight 1 on the value plus prior_weight / n on every value);
     * a float decision the observation has: a Gaussian at its value, truncated
       to the range, bandwidth 0.2 (high - low) N^(-1/(d + 4)) (Scott's rule, as
       Optuna's multivariate TPE);
@@ -127,112 +150,103 @@ class _JointParzen:
     A last component of weight `prior_weight` is uniform everywhere. The log
     density of a candidate sums the log kernels of its active decisions, so it
     is a density over the tree of active decisions.
+
+    Args:
+      genome: the space.
+      observations: the assignments, one kernel each.
+      encoded: `_encode(genome, observations)`.
+      prior_weight: weight of the uniform component and kernel smoothing.
     """
 
-    def __init__(self, genome, observations: List[Assignment], prior_weight: float):
+    def __init__(self, genome, observations: List[Assignment],
+                 encoded: Dict[str, np.ndarray], prior_weight: float):
         self.genome = genome
+        self._observations = observations
+        self._encoded = encoded
+        self._prior_weight = prior_weight
         n = len(observations)
         # The uniform prior is the last component; with nothing observed it is all there is.
         self._has_prior = prior_weight > 0 or n == 0
         weights = [1.0] * n + ([prior_weight or 1.0] if self._has_prior else [])
         self._component_weights = weights
         self._log_weights = np.log(np.array(weights) / sum(weights))
-        self._choose = [self._kernel_chooser(a, prior_weight) for a in observations]
-        if self._has_prior:
-            self._choose.append(None)  # Uniform sampling.
-        # Per decision: observed values per component (-1 / NaN where absent, and the prior).
-        self._observed = {}
+        self._keep_probability = 1.0 / (1.0 + prior_weight)
+        sigma_scale = 0.2 * max(n, 1) ** (-1.0 / (len(genome.decisions) + 4))
+        self._sigmas, self._log_normalizers = {}, {}
         for d in genome.decisions:
-            values = [a.get(d.id) for a in observations] + [None] * self._has_prior
             if d.is_categorical:
-                self._observed[d.id] = np.array(
-                    [-1 if v is None else v for v in values], dtype=np.int64)
-            else:
-                self._observed[d.id] = np.array(
-                    [np.nan if v is None else d.to_internal(v) for v in values])
-        self._prior_weight = prior_weight
-        self._sigma_scale = 0.2 * max(n, 1) ** (-1.0 / (len(genome.decisions) + 4))
+                continue
+            sigma = sigma_scale * ((d.high - d.low) or 1.0)
+            mus = encoded[d.id]
+            # Each kernel is truncated to the range: divide by the mass it keeps there.
+            mass = 0.5 * (_erf((d.high - mus) / (sigma * _SQRT2))
+                          - _erf((d.low - mus) / (sigma * _SQRT2)))
+            self._sigmas[d.id] = sigma
+            self._log_normalizers[d.id] = (-math.log(sigma * math.sqrt(2 * math.pi))
+                                           - np.log(np.maximum(mass, 1e-12)))
 
-    def _sigma(self, decision: Decision) -> float:
-        return self._sigma_scale * ((decision.high - decision.low) or 1.0)
+    def sample(self, rng: random_lib.Random) -> Assignment:
+        k = rng.choices(range(len(self._component_weights)),
+                        weights=self._component_weights)[0]
+        if k == len(self._observations):  # The prior.
+            return self.genome.sample(rng)
+        observation = self._observations[k]
 
-    def _kernel_chooser(self, observation: Assignment, prior_weight: float):
         def choose(decision: Decision, rng, partial):
             value = observation.get(decision.id)
             if value is None:
                 return uniform_choice(decision, rng, partial)
             if not decision.is_categorical:
                 low, high = decision.low, decision.high
-                mu, sigma = decision.to_internal(value), self._sigma(decision)
+                mu, sigma = decision.to_internal(value), self._sigmas[decision.id]
                 for _ in range(100):
                     x = rng.gauss(mu, sigma)
                     if low <= x <= high:
                         return decision.from_internal(x)
                 return decision.from_internal(rng.uniform(low, high))
-            excluded = ()
-            if decision.distinct:
-                excluded = {partial[m.id] for m in decision.group
-                            if m.id in partial and m is not decision}
-            k = decision.num_candidates
-            weights = [0.0 if i in excluded else prior_weight / k
-                       for i in range(k)]
-            if value not in excluded:
-                weights[value] += 1.0
-            return rng.choices(range(k), weights=weights)[0]
-        return choose
+            taken = decision.distinct and any(
+                partial.get(m.id) == value for m in decision.group if m is not decision)
+            if not taken and rng.random() < self._keep_probability:
+                return value
+            return uniform_choice(decision, rng, partial)
 
-    def sample(self, rng: random_lib.Random) -> Assignment:
-        k = rng.choices(range(len(self._choose)), weights=self._component_weights)[0]
-        return self.genome.sample(rng, chooser=self._choose[k])
+        return self.genome.sample(rng, chooser=choose)
 
-    def log_pdf(self, candidates: List[Assignment]) -> np.ndarray:
-        """log density of each candidate (an array, one per candidate)."""
+    def log_pdf(self, candidates: Dict[str, np.ndarray]) -> np.ndarray:
+        """log density of each of `candidates` (`_encode`d), as an array."""
         pw = self._prior_weight
-        log_kernels = np.zeros((len(self._log_weights), len(candidates)))
-        for d in self.genome.decisions:
-            present = np.array([d.id in c for c in candidates])
-            if not present.any():
-                continue
-            observed = self._observed[d.id][:, None]
-            if d.is_categorical:
-                k = d.num_candidates
-                values = np.array([c.get(d.id, -1) for c in candidates])[None, :]
-                log_hit = math.log((1.0 + pw / k) / (1.0 + pw))
-                log_miss = math.log((pw / k) / (1.0 + pw)) if pw > 0 else -np.inf
-                logs = np.where(observed == values, log_hit, log_miss)
-                logs = np.where(observed < 0, -math.log(k), logs)
-            else:
-                span = (d.high - d.low) or 1.0
-                sigma = self._sigma(d)
-                values = np.array([d.to_internal(c[d.id]) if d.id in c else d.low
-                                   for c in candidates])[None, :]
-                mus = np.nan_to_num(observed, nan=0.5 * (d.low + d.high))
-                mass = (_vector_phi((d.high - mus) / sigma)
-                        - _vector_phi((d.low - mus) / sigma))
-                z = (values - mus) / sigma
-                logs = (-0.5 * z * z - math.log(sigma * math.sqrt(2 * math.pi))
-                        - np.log(np.maximum(mass, 1e-12)))
-                logs = np.where(np.isnan(observed), -math.log(span), logs)
-            log_kernels += np.where(present[None, :], logs, 0.0)
-        if self._has_prior:  # Uniform over the candidate's active decisions.
-            log_kernels[-1] = [sum(-self._log_size(d) for d in self.genome.decisions
-                                   if d.id in c) for c in candidates]
-        terms = self._log_weights[:, None] + log_kernels
-        top = terms.max(axis=0)
-        # A candidate no kernel can produce (prior_weight 0) has log density -inf.
-        safe_top = np.where(np.isfinite(top), top, 0.0)
-        with np.errstate(divide="ignore"):
+        n = len(self._observations)
+        num_candidates = len(next(iter(candidates.values()))) if candidates else 0
+        log_kernels = np.zeros((len(self._component_weights), num_candidates))
+        prior = np.zeros(num_candidates)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for d in self.genome.decisions:
+                values = candidates[d.id]
+                present = ~np.isnan(values)
+                if not present.any():
+                    continue
+                observed = self._encoded[d.id][:, None]
+                if d.is_categorical:
+                    k = d.num_candidates
+                    log_size = math.log(k)
+                    log_hit = math.log((1.0 + pw / k) / (1.0 + pw))
+                    log_miss = math.log((pw / k) / (1.0 + pw)) if pw > 0 else -math.inf
+                    logs = np.where(observed == values[None, :], log_hit, log_miss)
+                else:
+                    log_size = math.log((d.high - d.low) or 1.0)
+                    z = (values[None, :] - observed) / self._sigmas[d.id]
+                    logs = self._log_normalizers[d.id][:, None] - 0.5 * z * z
+                # A kernel of an observation without this decision is uniform on it.
+                logs = np.where(np.isnan(observed), -log_size, logs)
+                log_kernels[:n] += np.where(present[None, :], logs, 0.0)
+                prior -= np.where(present, log_size, 0.0)
+            if self._has_prior:
+                log_kernels[n] = prior
+            terms = self._log_weights[:, None] + log_kernels
+            top = terms.max(axis=0)
+            # A candidate no kernel can produce (prior_weight 0) has log density -inf.
+            safe_top = np.where(np.isfinite(top), top, 0.0)
             return safe_top + np.log(np.exp(terms - safe_top).sum(axis=0))
-
-    @staticmethod
-    def _log_size(decision: Decision) -> float:
-        if decision.is_categorical:
-            return math.log(decision.num_candidates)
-        return math.log((decision.high - decision.low) or 1.0)
-
-
-def _vector_phi(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.vectorize(math.erf)(x / _SQRT2))
 
 
 @pg.members([
@@ -264,6 +278,9 @@ class TPE(Algorithm):
     def _setup_algorithm(self) -> None:
         self._observations: List[Tuple[Assignment, float]] = []
         self._models = None
+        # The joint model's observations, encoded as arrays (`_encode`), in order.
+        self._encoded_rows: List[Assignment] = []
+        self._encoded: Dict[str, np.ndarray] = {}
 
     def _observe(self, assignment: Assignment, reward: Reward) -> None:
         if isinstance(reward, tuple):
@@ -296,17 +313,31 @@ class TPE(Algorithm):
         return models
 
     def _build_joint_models(self) -> Tuple[_JointParzen, _JointParzen]:
-        ranked = sorted(self._observations, key=lambda o: -o[1])
+        # Encoded once per observation, then sliced: rebuilding is O(decisions).
+        if len(self._encoded_rows) < len(self._observations):
+            new = [a for a, _ in self._observations[len(self._encoded_rows):]]
+            self._encoded_rows.extend(new)
+            fresh = _encode(self.genome, new)
+            for key, values in fresh.items():
+                self._encoded[key] = np.concatenate([self._encoded.get(key, values[:0]), values])
+        rewards = np.array([r for _, r in self._observations])
+        order = np.argsort(-rewards, kind="stable")
         n_good = self._num_good()
-        return tuple(_JointParzen(self.genome, [a for a, _ in part], self.prior_weight)
-                     for part in (ranked[:n_good], ranked[n_good:]))
+        models = []
+        for part in (order[:n_good], order[n_good:]):
+            models.append(_JointParzen(
+                self.genome, [self._observations[i][0] for i in part],
+                {key: values[part] for key, values in self._encoded.items()},
+                self.prior_weight))
+        return tuple(models)
 
     def _propose_joint(self, rng: random_lib.Random) -> Assignment:
         if self._models is None:
             self._models = self._build_joint_models()
         good, bad = self._models
         candidates = [good.sample(rng) for _ in range(self.n_ei_candidates)]
-        scores = good.log_pdf(candidates) - bad.log_pdf(candidates)
+        encoded = _encode(self.genome, candidates)
+        scores = good.log_pdf(encoded) - bad.log_pdf(encoded)
         for i in np.argsort(-scores, kind="stable"):
             if self.genome.key(candidates[i]) not in self._seen:
                 return candidates[i]
