@@ -30,6 +30,7 @@ Example::
 """
 
 import dataclasses
+import functools
 import math
 import time
 from typing import Any, Dict, List, Optional, Sequence
@@ -137,6 +138,9 @@ def unrolled_arch_gradients(d_alpha, g_plus, g_minus, xi, eps):
 def counting_traces(counts: Dict[str, int], name: str, fn):
     """`fn`, counting in `counts[name]` each time it runs: under a compiler, each trace."""
 
+    # wraps: TF's retracing warning keys on the code found through __wrapped__;
+    # without it every function wrapped here would count as one.
+    @functools.wraps(fn)
     def traced(*args):
         counts[name] = counts.get(name, 0) + 1
         return fn(*args)
