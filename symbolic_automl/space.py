@@ -19,7 +19,9 @@ Example::
 
 import ast
 import hashlib
+import inspect
 import json
+import sys
 from typing import Any, Callable, Dict, Optional
 
 import pyglove as pg
@@ -122,10 +124,25 @@ class Space:
         return self._fast_materialize
 
     def decisions(self, dna: pg.DNA) -> Dict[str, Any]:
-        """Decision name (or path) -> chosen value, JSON-friendly."""
+        """Decision name (or path) -> chosen value, JSON-friendly.
+
+        A plain Keras layer chosen by a define-by-run function shows as its class
+        and the arguments it was built with, e.g. `Dense(units=16, activation='relu')`
+        (its repr would only give its generated name).
+        """
         dna = self.check_dna(dna)
-        return {str(k): _jsonable(_literal(v)) for k, v in
-                dna.to_dict(key_type="name_or_id", value_type="literal").items()}
+        out = {str(k): _jsonable(_literal(v)) for k, v in
+               dna.to_dict(key_type="name_or_id", value_type="literal").items()}
+        if self._trace is not None:
+            hypers = self._trace.hyper_dict
+            for name, index in dna.to_dict(key_type="name_or_id", value_type="value").items():
+                hyper = hypers.get(name)
+                if isinstance(hyper, pg.hyper.Choices):
+                    described = [_describe_layer(hyper.candidates[i])
+                                 for i in (index if isinstance(index, list) else [index])]
+                    if all(d is not None for d in described):
+                        out[str(name)] = described if isinstance(index, list) else described[0]
+        return out
 
     def fingerprint(self) -> str:
         """A hash that changes whenever the space changes (guards resuming)."""
@@ -170,10 +187,37 @@ def _trace(fn) -> pg.hyper.DynamicEvaluationContext:
 
 def _clear_keras_session():
     # Tracing runs the function once; do not keep the model it built.
-    import sys  # pylint: disable=g-import-not-at-top
-
     if "keras" in sys.modules:
         sys.modules["keras"].backend.clear_session()
+
+
+_HIDDEN_LAYER_ARGS = ("name", "dtype", "trainable")
+
+
+def _describe_layer(candidate) -> Optional[str]:
+    """`Class(arg=value, ...)` for a plain Keras layer (None for anything else).
+
+    Shows the required arguments and those that differ from the class's defaults.
+    """
+    keras = sys.modules.get("keras")
+    if keras is None or not isinstance(candidate, keras.layers.Layer):
+        return None
+    cls = type(candidate)
+    config = candidate.get_config()
+    try:
+        parameters = inspect.signature(cls.__init__).parameters
+        required = {n for n, p in parameters.items()
+                    if p.default is inspect.Parameter.empty and n in config}
+        defaults = cls(**{n: config[n] for n in required}).get_config()
+    except Exception:  # pylint: disable=broad-except
+        # A layer whose config does not rebuild it: show everything but the name.
+        required, defaults = set(), {}
+    shown = [f"{k}={v!r}" for k, v in config.items()
+             if k not in _HIDDEN_LAYER_ARGS and (k in required or defaults.get(k, _NO_VALUE) != v)]
+    return f"{cls.__name__}({', '.join(shown)})"
+
+
+_NO_VALUE = object()
 
 
 def _literal(value):

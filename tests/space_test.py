@@ -60,3 +60,24 @@ def test_plain_keras_model_is_refused_with_guidance():
     model = plain_keras.Sequential([plain_keras.Input(shape=(2,)), plain_keras.layers.Dense(1)])
     with pytest.raises(sa.SearchSpaceError, match="plain Keras object.*symbolic_automl import keras"):
         sa.Space(model)
+
+
+def test_define_by_run_decisions_describe_plain_keras_layers():
+    def build():
+        dense = pg.oneof([plain_keras.layers.Dense(16, activation="relu"),
+                          plain_keras.layers.Dense(32)], name="dense")
+        pool = pg.oneof([plain_keras.layers.GlobalMaxPooling1D(),
+                         plain_keras.layers.GlobalAveragePooling1D()], name="pool")
+        extras = pg.manyof(2, [plain_keras.layers.Dropout(0.1), plain_keras.layers.ReLU(),
+                               plain_keras.layers.Dropout(0.5)], name="extras")
+        act = pg.oneof(["relu", "tanh"], name="act")
+        return dense, pool, extras, act
+
+    space = sa.Space(build)
+    first = space.decisions(pg.DNA([0, 1, [0, 2], 1]))
+    assert first == {"dense": "Dense(units=16, activation='relu')",
+                     "pool": "GlobalAveragePooling1D()",
+                     "extras": ["Dropout(rate=0.1)", "Dropout(rate=0.5)"],
+                     "act": "tanh"}
+    # The two Dense candidates differ in the record, not only by generated names.
+    assert space.decisions(pg.DNA([1, 0, [1, 2], 0]))["dense"] == "Dense(units=32)"
