@@ -16,26 +16,11 @@ from symbolic_automl.algorithms.weight_sharing import (  # noqa: E402
     DARTS, GDAS, REINFORCE, SPOS)
 from symbolic_automl.oneshot import WeightSharingAlgorithm, plot_architecture_history  # noqa: E402,E501
 
-# The teacher network is the planted DNA of this space: read the second half of the
-# sequence, then max pooling. Student choices that read the other half, or average,
-# cannot fit the teacher's outputs.
-PLANTED = pg.DNA([1, 0])
-
-
-def planted_space():
-    return sk.Sequential([
-        sk.Input(shape=(16, 1)),
-        pg.oneof([sk.layers.Cropping1D((0, 8)), sk.layers.Cropping1D((8, 0))]),
-        sk.layers.Conv1D(8, 3, activation="relu"),
-        pg.oneof([sk.layers.GlobalMaxPooling1D(), sk.layers.GlobalAveragePooling1D()]),
-        sk.layers.Dense(1),
-    ])
-
 
 @pytest.fixture(scope="module")
-def teacher_data():
+def teacher_data(planted):
     keras.utils.set_random_seed(1)
-    teacher = pg.materialize(planted_space(), PLANTED).to_keras()
+    teacher = pg.materialize(planted.space(), planted.dna).to_keras()
     x = np.random.default_rng(1).standard_normal((2048, 16, 1)).astype("float32")
     y = teacher.predict(x, verbose=0)
     return x, ((y - y.mean()) / y.std()).astype("float32")
@@ -57,9 +42,9 @@ ALGORITHMS = {
 
 
 @pytest.mark.parametrize("name", sorted(ALGORITHMS))
-def test_recovers_the_planted_architecture(name, teacher_data):
-    outcome = ALGORITHMS[name]().search(planted_space(), teacher_data)
-    assert outcome.dna == PLANTED, (name, outcome.history[-1]["architecture"])
+def test_recovers_the_planted_architecture(planted, name, teacher_data):
+    outcome = ALGORITHMS[name]().search(planted.space(), teacher_data)
+    assert outcome.dna == planted.dna, (name, outcome.history[-1]["architecture"])
     if name in ("GDAS", "REINFORCE", "SPOS"):
         # Trained on single paths, the derived path's inherited weights fit the
         # teacher (DARTS trains the mixture, whose single paths need retraining).
@@ -71,10 +56,10 @@ def test_recovers_the_planted_architecture(name, teacher_data):
         assert arch["layers[3]"]["weights"][0] > 0.55
 
 
-def test_history_is_json_and_records_alpha_per_epoch(teacher_data, tmp_path):
+def test_history_is_json_and_records_alpha_per_epoch(planted, teacher_data, tmp_path):
     x, y = teacher_data
     outcome = DARTS(epochs=3, batch_size=64, loss="mse", steps_per_epoch=4).search(
-        planted_space(), (x[:512], y[:512]))
+        planted.space(), (x[:512], y[:512]))
     history = json.loads(json.dumps(outcome.history))
     assert [h["epoch"] for h in history] == [0, 1, 2]
     for entry in history:
@@ -110,17 +95,17 @@ def test_paper_defaults():
         0.025, 0.001, 0.9, 3e-4, 5.0, 0.5)
 
 
-def test_bad_values_are_clear_errors(teacher_data):
+def test_bad_values_are_clear_errors(planted, teacher_data):
     with pytest.raises(ValueError, match="order"):
         DARTS(order=3)
     with pytest.raises(TypeError, match="evaluator"):
-        DARTS(epochs=1).search(planted_space(), object())
+        DARTS(epochs=1).search(planted.space(), object())
     numeric = sk.Sequential([sk.Input(shape=(4,)), sk.layers.Dense(pg.oneof([2, 4]))])
     with pytest.raises(errors.SearchSpaceError, match="not a choice among layers"):
         GDAS(epochs=1).search(numeric, (np.zeros((8, 4)), np.zeros((8, 2))))
 
 
-def test_search_entry_point_records_the_derived_architecture(tmp_path, teacher_data):
+def test_search_entry_point_records_the_derived_architecture(planted, tmp_path, teacher_data):
     symbolic_automl = pytest.importorskip("symbolic_automl")
     if not hasattr(symbolic_automl, "search"):
         pytest.skip("symbolic_automl.search has not landed")
@@ -132,16 +117,16 @@ def test_search_entry_point_records_the_derived_architecture(tmp_path, teacher_d
                                training=Training(loss="mse", epochs=1, batch_size=64),
                                objective="val_loss")
     result = symbolic_automl.search(
-        planted_space(), algorithm=DARTS(epochs=30, a_learning_rate=3e-3),
+        planted.space(), algorithm=DARTS(epochs=30, a_learning_rate=3e-3),
         evaluator=evaluator, max_trials=1, root_dir=str(tmp_path), objective="val_loss",
         direction="min")
     completed = [t for t in result.trials if t.status == "completed"]
     assert len(completed) == 1
-    assert completed[0].dna == PLANTED
+    assert completed[0].dna == planted.dna
     assert "val_loss" in completed[0].metrics
     # Resuming finds the recorded architecture and does not train again.
     again = symbolic_automl.search(
-        planted_space(), algorithm=DARTS(epochs=30, a_learning_rate=3e-3),
+        planted.space(), algorithm=DARTS(epochs=30, a_learning_rate=3e-3),
         evaluator=evaluator, max_trials=1, root_dir=str(tmp_path), objective="val_loss",
         direction="min")
     assert [(t.id, t.dna) for t in again.trials] == [(t.id, t.dna) for t in result.trials]

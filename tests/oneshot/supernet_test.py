@@ -16,20 +16,6 @@ from symbolic_automl.oneshot import (  # noqa: E402
 from symbolic_automl.spaces.darts import network as darts_network  # noqa: E402
 from symbolic_automl.spaces.darts.supernet import DartsSupernet  # noqa: E402
 
-# A small space and the DNA planted in the tests' teacher.
-PLANTED = pg.DNA([1, 0])  # the second half of the sequence, then global max pooling
-
-
-def planted_space():
-    """Which half of a 16-step sequence to read; max or average pooling."""
-    return sk.Sequential([
-        sk.Input(shape=(16, 1)),
-        pg.oneof([sk.layers.Cropping1D((0, 8)), sk.layers.Cropping1D((8, 0))]),
-        sk.layers.Conv1D(8, 3, activation="relu"),
-        pg.oneof([sk.layers.GlobalMaxPooling1D(), sk.layers.GlobalAveragePooling1D()]),
-        sk.layers.Dense(1),
-    ])
-
 
 def _copy_weights(source_variables, model):
     model_vars = model.trainable_variables
@@ -56,14 +42,14 @@ def test_one_candidate_per_choice_computes_the_plain_model():
     np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-6, atol=1e-6)
 
 
-def test_one_hot_mixing_runs_exactly_the_chosen_path():
-    space = planted_space()
+def test_one_hot_mixing_runs_exactly_the_chosen_path(planted):
+    space = planted.space()
     net = build_supernet(space)
     assert isinstance(net, SequentialSupernet)
     net.build_weights()
-    mixing = net.dna_to_mixing(PLANTED)
+    mixing = net.dna_to_mixing(planted.dna)
     assert [m.tolist() for m in mixing] == [[0.0, 1.0], [1.0, 0.0]]
-    plain = pg.materialize(space, PLANTED).to_keras()
+    plain = pg.materialize(space, planted.dna).to_keras()
     plain.build((None, 16, 1))
     # The plain model's only weights are the conv and dense ones; the supernet's
     # are the same variables (croppings and poolings have none).
@@ -75,8 +61,8 @@ def test_one_hot_mixing_runs_exactly_the_chosen_path():
     assert not np.allclose(np.asarray(net(x, net.uniform_mixing())), np.asarray(plain(x)))
 
 
-def test_derive_picks_the_argmax_and_round_trips_with_dna_to_mixing():
-    net = build_supernet(planted_space())
+def test_derive_picks_the_argmax_and_round_trips_with_dna_to_mixing(planted):
+    net = build_supernet(planted.space())
     dna = net.derive([np.array([0.2, 0.9]), np.array([3.0, -1.0])])
     assert dna == pg.DNA([1, 0])
     for candidate in (pg.DNA([0, 0]), pg.DNA([0, 1]), pg.DNA([1, 1])):
