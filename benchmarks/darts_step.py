@@ -16,7 +16,8 @@ Run with the backend to measure (JAX is the fast path on GPUs):
 
 `compile_s` is the first step of a fresh supernet: it traces and compiles
 every function the order uses (the gradient functions are shared, so second
-order compiles one more than first). `peak_memory_gib` on a CPU is the process's
+order compiles one more than first) and runs them; `compile_only_s` leaves the
+run out (one timed step less). `peak_memory_gib` on a CPU is the process's
 max RSS, so measure one order per process (`--orders 2`) for a per-order figure.
 """
 
@@ -108,6 +109,8 @@ def measure(order, batch, channels, cells, steps, warmup, seed=0, start_after=No
         "batch": batch, "channels": channels, "cells": cells,
         "weights": num_weights, "alphas": num_alphas,
         "build_s": round(build_s, 1), "compile_s": round(compile_s, 1),
+        # The first step less a timed one: tracing and compiling alone.
+        "compile_only_s": round(compile_s - seconds, 1),
         "step_ms": round(1000 * seconds, 2), "images_per_s": round(images_per_s, 1),
         "vs_reference": round(images_per_s / REFERENCE_IMAGES_PER_S[order], 2),
         "peak_memory_gib": round(peak, 2), "peak_memory_kind": peak_kind,

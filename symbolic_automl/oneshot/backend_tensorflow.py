@@ -73,15 +73,13 @@ class Stepper:
         def compiled(name, fn):
             return tf.function(counting_traces(self.traces, name, fn), reduce_retracing=True)
 
-        self._grad_weights = compiled("grad_weights", lambda x, y, noise: self._grads(
-            x, y, noise, self.weights))
-        self._grad_alphas = compiled("grad_alphas", lambda x, y, noise: self._grads(
-            x, y, noise, self.alphas))
-        self._grad_both = compiled("grad_both", lambda x, y, noise: self._grads(
-            x, y, noise, self.alphas + self.weights))
+        # (x, y, noise) -> (mean loss, gradients wrt w, α or α + w).
+        self._grad_weights = compiled("grad_weights", self._grad_weights_impl)
+        self._grad_alphas = compiled("grad_alphas", self._grad_alphas_impl)
+        self._grad_both = compiled("grad_both", self._grad_both_impl)
         self._apply_weights = compiled("apply_weights", self._apply_weights_impl)
         self._apply_alphas = compiled("apply_alphas", self._apply_alphas_impl)
-        self._snapshot = compiled("snapshot", lambda: [tf.identity(w) for w in self.weights])
+        self._snapshot = compiled("snapshot", self._snapshot_impl)
         self._unroll = compiled("unroll", self._unroll_impl)
         self._eps = compiled("eps", finite_difference_eps)
         self._shift = compiled("shift", self._shift_impl)
@@ -100,6 +98,15 @@ class Stepper:
         grads = tape.gradient(loss, variables)
         return loss, [tf.zeros_like(v) if g is None else g for g, v in zip(grads, variables)]
 
+    def _grad_weights_impl(self, x, y, noise):
+        return self._grads(x, y, noise, self.weights)
+
+    def _grad_alphas_impl(self, x, y, noise):
+        return self._grads(x, y, noise, self.alphas)
+
+    def _grad_both_impl(self, x, y, noise):
+        return self._grads(x, y, noise, self.alphas + self.weights)
+
     def _apply_weights_impl(self, grads):
         grads, _ = tf.clip_by_global_norm(grads, self.grad_clip)
         self.w_optimizer.apply(
@@ -108,6 +115,9 @@ class Stepper:
     def _apply_alphas_impl(self, grads):
         self.a_optimizer.apply(
             [g + self.a_weight_decay * a for g, a in zip(grads, self.alphas)], self.alphas)
+
+    def _snapshot_impl(self):
+        return [tf.identity(w) for w in self.weights]
 
     def _unroll_impl(self, backup, g_train, xi, v_scale):
         for w, u in zip(self.weights, unrolled_weights(
