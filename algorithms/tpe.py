@@ -101,11 +101,17 @@ class _TruncatedParzen:
 
     def sample(self, rng: random_lib.Random) -> float:
         k = rng.choices(range(len(self.mus)), weights=self.weights)[0]
-        for _ in range(100):
-            x = rng.gauss(self.mus[k], self.sigmas[k])
-            if self.low <= x <= self.high:
-                return x
-        return rng.uniform(self.low, self.high)
+        return _truncated_gauss(rng, self.mus[k], self.sigmas[k], self.low, self.high)
+
+
+def _truncated_gauss(rng: random_lib.Random, mu: float, sigma: float, low: float,
+                     high: float) -> float:
+    """A Gaussian draw inside [low, high] by rejection (uniform after 100 misses)."""
+    for _ in range(100):
+        x = rng.gauss(mu, sigma)
+        if low <= x <= high:
+            return x
+    return rng.uniform(low, high)
 
 
 def _encode(genome, assignments: List[Assignment]) -> Dict[str, np.ndarray]:
@@ -197,13 +203,9 @@ class _JointParzen:
             if value is None:
                 return uniform_choice(decision, rng, partial)
             if not decision.is_categorical:
-                low, high = decision.low, decision.high
-                mu, sigma = decision.to_internal(value), self._sigmas[decision.id]
-                for _ in range(100):
-                    x = rng.gauss(mu, sigma)
-                    if low <= x <= high:
-                        return decision.from_internal(x)
-                return decision.from_internal(rng.uniform(low, high))
+                return decision.from_internal(_truncated_gauss(
+                    rng, decision.to_internal(value), self._sigmas[decision.id],
+                    decision.low, decision.high))
             taken = decision.distinct and any(
                 partial.get(m.id) == value for m in decision.group if m is not decision)
             if not taken and rng.random() < self._keep_probability:
@@ -279,7 +281,7 @@ class TPE(Algorithm):
         self._observations: List[Tuple[Assignment, float]] = []
         self._models = None
         # The joint model's observations, encoded as arrays (`_encode`), in order.
-        self._encoded_rows: List[Assignment] = []
+        self._num_encoded = 0
         self._encoded: Dict[str, np.ndarray] = {}
 
     def _observe(self, assignment: Assignment, reward: Reward) -> None:
@@ -296,10 +298,15 @@ class TPE(Algorithm):
             return max(1, min(n, int(self.gamma(n))))
         return max(1, int(math.ceil(self.gamma * n)))
 
-    def _build_models(self) -> Dict[str, tuple]:
-        ranked = sorted(self._observations, key=lambda o: -o[1])
+    def _good_and_bad(self) -> Tuple[List[int], List[int]]:
+        """Indices of the observations, best first, split at `_num_good`."""
+        ranked = sorted(range(len(self._observations)),
+                        key=lambda i: -self._observations[i][1])
         n_good = self._num_good()
-        good, bad = ranked[:n_good], ranked[n_good:]
+        return ranked[:n_good], ranked[n_good:]
+
+    def _build_models(self) -> Dict[str, tuple]:
+        good, bad = ([self._observations[i] for i in part] for part in self._good_and_bad())
         models = {}
         for d in self.genome.decisions:
             if d.is_categorical:
@@ -314,17 +321,14 @@ class TPE(Algorithm):
 
     def _build_joint_models(self) -> Tuple[_JointParzen, _JointParzen]:
         # Encoded once per observation, then sliced: rebuilding is O(decisions).
-        if len(self._encoded_rows) < len(self._observations):
-            new = [a for a, _ in self._observations[len(self._encoded_rows):]]
-            self._encoded_rows.extend(new)
-            fresh = _encode(self.genome, new)
+        if self._num_encoded < len(self._observations):
+            fresh = _encode(self.genome,
+                            [a for a, _ in self._observations[self._num_encoded:]])
+            self._num_encoded = len(self._observations)
             for key, values in fresh.items():
                 self._encoded[key] = np.concatenate([self._encoded.get(key, values[:0]), values])
-        rewards = np.array([r for _, r in self._observations])
-        order = np.argsort(-rewards, kind="stable")
-        n_good = self._num_good()
         models = []
-        for part in (order[:n_good], order[n_good:]):
+        for part in self._good_and_bad():
             models.append(_JointParzen(
                 self.genome, [self._observations[i][0] for i in part],
                 {key: values[part] for key, values in self._encoded.items()},
