@@ -5,6 +5,8 @@ Each module is one family; import the one you need (most import Keras)::
     from symbolic_automl.spaces import darts            # DARTS cell (Liu et al. 2019)
     from symbolic_automl.spaces import nasbench101      # NAS-Bench-101 cell (Ying et al. 2019)
     from symbolic_automl.spaces import mobilenet        # MobileNetV2 / EfficientNet blocks
+    from symbolic_automl.spaces import resnet           # pre-activation ResNets (CIFAR)
+    from symbolic_automl.spaces import anchors          # EvoNorm's three CIFAR anchors
     from symbolic_automl.spaces import training         # training hyper-parameters
     from symbolic_automl.spaces import nasbench_graph   # NAS-Bench-Graph table (no Keras)
 
@@ -14,7 +16,8 @@ pass it to `symbolic_automl.search`.
 
 import importlib
 
-_MODULES = ("darts", "nasbench101", "mobilenet", "training", "nasbench_graph")
+_MODULES = ("darts", "nasbench101", "mobilenet", "resnet", "anchors", "training",
+            "nasbench_graph")
 
 
 def __getattr__(name):

@@ -10,6 +10,10 @@ MnasNet / EfficientNet (Tan et al. 2019): kernel size {3, 5, 7}, expansion
 {1, 3, 6}, depth, squeeze-and-excitation on/off, activation {relu, swish}; with the
 width multiplier and the input resolution (a `Resizing` layer in front).
 
+Every batch norm followed by an activation is one normalization-activation slot,
+the `norm_act` field (`symbolic_automl.keras.NormActivation`): None keeps today's
+layers; `network.rebind(norm_act=layer)` puts `layer` in every such place.
+
 Example::
 
     import pyglove as pg
@@ -22,12 +26,14 @@ Example::
     model = next(pg.random_sample(space, seed=0)).to_keras()
 """
 
+import math
 from typing import Optional, Sequence
 
 import keras
 import pyglove as pg
 
 from symbolic_automl import errors
+from symbolic_automl.keras.norm_activation import BatchNormActivation, NormActivation
 
 ACTIVATIONS = ("relu", "relu6", "swish")
 
@@ -40,6 +46,18 @@ MOBILENET_V2_STAGES = (
     (6, 96, 3, 1),
     (6, 160, 3, 2),
     (6, 320, 1, 1),
+)
+
+# EfficientNet-B0's stages: (expansion, filters, depth, stride, kernel size), Table 1
+# of Tan & Le 2019 (keras.applications.EfficientNetB0's DEFAULT_BLOCKS_ARGS).
+EFFICIENTNET_B0_STAGES = (
+    (1, 16, 1, 1, 3),
+    (6, 24, 2, 2, 3),
+    (6, 40, 2, 2, 5),
+    (6, 80, 3, 2, 3),
+    (6, 112, 3, 1, 5),
+    (6, 192, 4, 2, 5),
+    (6, 320, 1, 1, 3),
 )
 
 # keras.applications.MobileNetV2's batch norm epsilon.
@@ -99,6 +117,12 @@ class Stage(pg.Object):
      "Activation of the classifier; None for logits."),
     ("max_params", pg.typing.Int(min_value=1).noneable(),
      "Models with more parameters are infeasible (a deployment budget)."),
+    ("norm_act", pg.typing.Object(NormActivation).noneable(),
+     "The normalization-activation slot: what follows the stem, expansion, depthwise "
+     "and head convs. None (default) builds today's layers, batch norm "
+     "(`bn_momentum`, epsilon 1e-3) then the place's own activation; a "
+     "`NormActivation` replaces all of those BN + activation pairs at once. The "
+     "projection's batch norm (a linear bottleneck, no activation) stays."),
 ], init_arg_list=["stages"])
 class MobileNet(pg.Object):
     """A MobileNetV2 / EfficientNet-style network; `to_keras()` builds it."""
@@ -135,17 +159,16 @@ class MobileNet(pg.Object):
         x = keras.layers.Conv2D(make_divisible(self.stem_filters * width), 3,
                                 strides=self.stem_stride, padding="same", use_bias=False,
                                 name="stem_conv")(x)
-        x = _batch_norm("stem_bn", bn)(x)
-        x = _activation(self.activation, "stem_act")(x)
+        x = self.norm_activation(self.activation)(x, "stem")
         for i, stage in enumerate(self.stages):
             filters = make_divisible(int(stage.filters * width))
             for j in range(stage.depth):
                 x = _inverted_residual(x, stage, filters, stage.stride if j == 0 else 1,
-                                       self.se_ratio, f"stage{i}_block{j}", bn)
+                                       self.se_ratio, f"stage{i}_block{j}", bn,
+                                       self.norm_activation(stage.activation))
         head = make_divisible(self.head_filters * width) if width > 1.0 else self.head_filters
         x = keras.layers.Conv2D(head, 1, use_bias=False, name="head_conv")(x)
-        x = _batch_norm("head_bn", bn)(x)
-        x = _activation(self.activation, "head_act")(x)
+        x = self.norm_activation(self.activation)(x, "head")
         x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
         if self.dropout:
             x = keras.layers.Dropout(self.dropout, name="dropout")(x)
@@ -158,21 +181,30 @@ class MobileNet(pg.Object):
                 f"max_params={self.max_params:,}.")
         return model
 
+    def norm_activation(self, activation: str) -> NormActivation:
+        """The slot value at a place whose own activation is `activation`.
+
+        `norm_act` when set; otherwise batch norm then `activation`, which names
+        its layers `{place}_bn` and `{place}_act` as this network always has.
+        """
+        if self.norm_act is not None:
+            return self.norm_act
+        return BatchNormActivation(activation, momentum=self.bn_momentum,
+                                   epsilon=_BN_EPSILON)
+
 
 def _inverted_residual(inputs, stage: Stage, filters: int, stride: int, se_ratio: float,
-                       name: str, bn: float):
+                       name: str, bn: float, norm_act: NormActivation):
     in_channels = int(inputs.shape[-1])
     x = inputs
     if stage.expansion != 1:
         x = keras.layers.Conv2D(in_channels * stage.expansion, 1, use_bias=False,
                                 name=f"{name}_expand")(x)
-        x = _batch_norm(f"{name}_expand_bn", bn)(x)
-        x = _activation(stage.activation, f"{name}_expand_act")(x)
+        x = norm_act(x, f"{name}_expand")
     # 'same' padding pads like the reference's ZeroPadding2D(correct_pad) + 'valid'.
     x = keras.layers.DepthwiseConv2D(stage.kernel_size, strides=stride, padding="same",
                                      use_bias=False, name=f"{name}_depthwise")(x)
-    x = _batch_norm(f"{name}_depthwise_bn", bn)(x)
-    x = _activation(stage.activation, f"{name}_depthwise_act")(x)
+    x = norm_act(x, f"{name}_depthwise")
     if stage.squeeze_excite and se_ratio > 0:
         x = _squeeze_excite(x, max(1, int(in_channels * se_ratio)), stage.activation,
                             f"{name}_se")
@@ -203,13 +235,48 @@ def _activation(name: str, layer_name: str):
 
 
 def mobilenet_v2(input_shape=(224, 224, 3), num_classes: int = 1000,
-                 width_multiplier: float = 1.0, **kwargs) -> MobileNet:
-    """The reference MobileNetV2 (relu6, no squeeze-excite, 3x3 depthwise kernels)."""
-    stages = [Stage(filters=f, depth=n, stride=s, kernel_size=3, expansion=t,
+                 width_multiplier: float = 1.0, depth_multiplier: float = 1.0,
+                 **kwargs) -> MobileNet:
+    """The reference MobileNetV2 (relu6, no squeeze-excite, 3x3 depthwise kernels).
+
+    `depth_multiplier` scales each stage's blocks (`scale_depth`); 1 is the paper's.
+    """
+    stages = [Stage(filters=f, depth=scale_depth(n, depth_multiplier), stride=s,
+                    kernel_size=3, expansion=t,
                     squeeze_excite=False, activation="relu6")
               for t, f, n, s in MOBILENET_V2_STAGES]
     return MobileNet(stages, input_shape=tuple(input_shape), num_classes=num_classes,
                      width_multiplier=width_multiplier, **kwargs)
+
+
+def scale_depth(depth: int, depth_multiplier: float) -> int:
+    """Blocks of a stage after a depth multiplier: `ceil(depth * multiplier)`, at least 1.
+
+    EfficientNet's `round_repeats`.
+    """
+    if not depth_multiplier > 0:
+        raise errors.SearchSpaceError(
+            f"depth_multiplier must be positive, got {depth_multiplier!r}.")
+    return max(1, int(math.ceil(depth * depth_multiplier)))
+
+
+def efficientnet_b0(input_shape=(224, 224, 3), num_classes: int = 1000,
+                    width_multiplier: float = 1.0, depth_multiplier: float = 1.0,
+                    **kwargs) -> MobileNet:
+    """EfficientNet-B0 (Tan & Le 2019) on this skeleton: swish, squeeze-excite in
+    every block, the kernels and depths of its Table 1, batch norm momentum 0.99.
+
+    At the defaults it has `keras.applications.EfficientNetB0`'s 5,288,548
+    trainable parameters (that model adds input rescaling, normalization, and
+    drop-connect in training, which are not searched here).
+    """
+    stages = [Stage(filters=f, depth=scale_depth(n, depth_multiplier), stride=s,
+                    kernel_size=k, expansion=t, squeeze_excite=True, activation="swish")
+              for t, f, n, s, k in EFFICIENTNET_B0_STAGES]
+    defaults = dict(activation="swish", se_ratio=0.25, bn_momentum=0.99, dropout=0.2)
+    defaults.update(kwargs)
+    return MobileNet(stages, input_shape=tuple(input_shape), num_classes=num_classes,
+                     width_multiplier=width_multiplier, **defaults)
 
 
 def mobilenet_space(input_shape=(224, 224, 3), num_classes: int = 1000,

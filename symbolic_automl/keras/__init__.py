@@ -30,6 +30,7 @@ from symbolic_automl.keras.layers import symbolic_layer
 from symbolic_automl.keras.norm_activation import BatchNormActivation, NormActivation
 from symbolic_automl.keras.spec import KerasSpec, symbolic_class
 from symbolic_automl.keras.tensor import Input, InputSpec, LayerSpec, SymbolicTensor
+from symbolic_automl.keras.transfer import replace_norm_activation
 
 
 def to_keras(model: Any):

@@ -1,14 +1,18 @@
 """The normalization-activation slot: one symbolic field a family of layers fills.
 
 An architecture that normalizes and activates (conv -> BN -> ReLU) holds a
-`NormActivation` value in a field instead of hard-coding the two layers. The
-default, `BatchNormActivation`, builds exactly the layers the architecture
-built before (same names, same parameters); any other `NormActivation` (an
-EvoNorm layer graph, say) drops into every place at once by rebinding::
+`NormActivation` value in a field, `norm_act`, instead of hard-coding the two
+layers. The default builds exactly the layers the architecture built before
+(same names, same parameters): `BatchNormActivation`, or None in the spaces
+whose batch norm and activations are fields of their own (MobileNet, NAS-Bench-101:
+None means "batch norm with my settings, then this place's activation"). Any
+other `NormActivation` (an EvoNorm layer graph, say) drops into every place at
+once by rebinding::
 
-    model = mobilenet.mobilenet_v2(...)                   # norm_act = BatchNormActivation()
-    evonormed = model.clone().rebind(
-        lambda k, v, p: found_layer if isinstance(v, NormActivation) else v)
+    model = mobilenet.mobilenet_v2(...)                   # norm_act = None: BN + relu6
+    evonormed = model.clone(deep=True).rebind(norm_act=found_layer)
+    # or, for any symbolic model (also hand-written BN -> ReLU pairs in the mirror):
+    evonormed = symbolic_automl.keras.replace_norm_activation(model, found_layer)
 
 A slot value is applied to a Keras tensor with a layer-name prefix, and must
 keep the tensor's shape: `y = norm_act(x, name="stage0_block1_bn")`.
