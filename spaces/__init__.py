@@ -9,6 +9,7 @@ Each module is one family; import the one you need (most import Keras)::
     from symbolic_automl.spaces import anchors          # EvoNorm's three CIFAR anchors
     from symbolic_automl.spaces import training         # training hyper-parameters
     from symbolic_automl.spaces import nasbench_graph   # NAS-Bench-Graph table (no Keras)
+    from symbolic_automl.spaces import xd               # XD-operations (Roberts et al. 2021)
 
 Every space is an ordinary symbolic object: rebind, restrict or nest it, and
 pass it to `symbolic_automl.search`.
@@ -17,7 +18,7 @@ pass it to `symbolic_automl.search`.
 import importlib
 
 _MODULES = ("darts", "nasbench101", "mobilenet", "resnet", "anchors", "training",
-            "nasbench_graph")
+            "nasbench_graph", "xd")
 
 
 def __getattr__(name):
