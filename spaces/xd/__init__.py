@@ -17,4 +17,5 @@ Example::
 from symbolic_automl.spaces.xd.circular_conv import CircularConv1D, CircularConv2D
 from symbolic_automl.spaces.xd.conversion import is_convolution, xd_arguments
 from symbolic_automl.spaces.xd.geometry import AxisPlan, plan_axis
+from symbolic_automl.spaces.xd import specs
 from symbolic_automl.spaces.xd.layer import XD, XD1D, XD2D, is_arch_variable, xd_class

@@ -121,3 +121,15 @@ def test_from_unbuilt_conv_copies_weights_at_first_build():
     layer = xd.XD.from_conv(conv_unbuilt)
     assert layer.built
     np.testing.assert_allclose(_np(layer(x)), expected, atol=1e-5)
+
+
+def test_symbolic_circular_conv_spec_builds_the_layer_and_round_trips_json():
+    import pyglove as pg  # pylint: disable=g-import-not-at-top
+    from symbolic_automl import keras as sk  # pylint: disable=g-import-not-at-top
+
+    model = sk.Sequential([sk.Input(shape=(32, 2)),
+                           xd.specs.CircularConv1D(pg.oneof([4, 8]), 17, use_bias=False)])
+    fixed = pg.materialize(model, pg.DNA(1))
+    keras_model = pg.from_json_str(pg.to_json_str(fixed)).to_keras()
+    assert isinstance(keras_model.layers[0], xd.CircularConv1D)
+    assert keras_model.output_shape == (None, 32, 8)
