@@ -19,3 +19,12 @@ from symbolic_automl.spaces.xd.conversion import is_convolution, xd_arguments
 from symbolic_automl.spaces.xd.geometry import AxisPlan, plan_axis
 from symbolic_automl.spaces.xd import specs
 from symbolic_automl.spaces.xd.layer import XD, XD1D, XD2D, is_arch_variable, xd_class
+from symbolic_automl.spaces.xd.relax import (
+    arch_variables,
+    count_weights,
+    is_conv_spec,
+    model_variables,
+    relax,
+    transfer_weights,
+    xd_spec,
+)

@@ -12,6 +12,7 @@ Example::
 from typing import Any, Dict, Optional, Tuple
 
 import keras
+import pyglove as pg
 
 from symbolic_automl.spaces.xd.circular_conv import CircularConv1D, CircularConv2D
 
@@ -54,14 +55,17 @@ def xd_arguments(conv_class, args: Dict[str, Any]) -> Tuple[int, Dict[str, Any]]
             "replaces; expected Conv1D/2D/3D, DepthwiseConv1D/2D or CircularConv1D/2D.")
     rank, depthwise = found
     name = conv_class.__name__
-    if args.get("data_format") not in (None, "channels_last"):
+    # Hyper-values (in symbolic specs) are checked once materialized, by XD itself.
+    args = dict(args)
+    fixed = {k: v for k, v in args.items() if not isinstance(v, pg.hyper.HyperValue)}
+    if fixed.get("data_format") not in (None, "channels_last"):
         raise ValueError(f"{name}: XD supports data_format='channels_last', got "
                          f"{args['data_format']!r}.")
-    if int(args.get("groups", 1) or 1) != 1:
+    if int(fixed.get("groups", 1) or 1) != 1:
         raise ValueError(f"{name}: XD supports groups=1 (or depthwise layers), got "
                          f"groups={args['groups']!r}.")
     padding = "circular" if issubclass(conv_class, _CIRCULAR) else args.get("padding", "valid")
-    if padding not in ("valid", "same", "circular"):
+    if "padding" in fixed and padding not in ("valid", "same", "circular"):
         raise ValueError(f"{name}: XD supports padding 'valid', 'same' or circular, got "
                          f"{padding!r}.")
     kwargs = {k: args[k] for k in _SHARED if k in args}

@@ -133,3 +133,74 @@ def test_symbolic_circular_conv_spec_builds_the_layer_and_round_trips_json():
     keras_model = pg.from_json_str(pg.to_json_str(fixed)).to_keras()
     assert isinstance(keras_model.layers[0], xd.CircularConv1D)
     assert keras_model.output_shape == (None, 32, 8)
+
+
+# ------------------------------------------------------------------------- relax
+def _mirror_cnn(filters=4):
+    import pyglove as pg  # pylint: disable=g-import-not-at-top
+    from symbolic_automl import keras as sk  # pylint: disable=g-import-not-at-top
+
+    del pg
+    return sk.Sequential([
+        sk.Input(shape=(16, 2)),
+        xd.specs.CircularConv1D(filters, 5, activation="relu"),
+        sk.layers.Conv1D(filters, 3, padding="same", strides=2),
+        sk.layers.BatchNormalization(),
+        sk.layers.GlobalAveragePooling1D(),
+        sk.layers.Dense(3),
+    ])
+
+
+def test_relax_mirror_is_a_rebind_with_same_outputs_and_weight_count():
+    import pyglove as pg  # pylint: disable=g-import-not-at-top
+
+    model = _mirror_cnn()
+    relaxed = xd.relax(model)
+    kinds = [type(layer).__name__ for layer in relaxed.layers[1:]]
+    assert kinds == ["XD1D", "XD1D", "BatchNormalization", "GlobalAveragePooling1D", "Dense"]
+    assert relaxed.layers[1].padding == "circular" and relaxed.layers[2].strides == 2
+    assert type(model.layers[1]).__name__ == "CircularConv1D"  # the original is untouched
+    # The docstring's one-line rebind is exactly relax.
+    rebound = model.clone(deep=True).rebind(
+        lambda k, v, p: xd.xd_spec(v) if xd.is_conv_spec(v) else v)
+    assert pg.eq(rebound, relaxed)
+    # Hyper-values in a convolution's arguments stay searchable after relaxing.
+    space = _mirror_cnn(filters=pg.oneof([4, 8]))
+    relaxed_space = xd.relax(space)
+    assert len(pg.dna_spec(relaxed_space).elements) == len(pg.dna_spec(space).elements) == 2
+    assert pg.materialize(relaxed_space, pg.DNA([1, 0])).layers[1].filters == 8
+
+    original, relaxed_keras = model.to_keras(), relaxed.to_keras()
+    xd.transfer_weights(original, relaxed_keras)
+    x = np.random.RandomState(0).randn(5, 16, 2).astype("float32")
+    np.testing.assert_allclose(_np(relaxed_keras(x)), _np(original(x)), rtol=1e-5, atol=1e-5)
+    assert xd.count_weights(xd.model_variables(relaxed_keras)) == original.count_params()
+    assert xd.count_weights(xd.arch_variables(relaxed_keras)) > 0
+    json_round_trip = pg.from_json_str(pg.to_json_str(relaxed))
+    assert pg.eq(json_round_trip, relaxed)
+
+
+def _residual_cnn():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu")(inputs)
+    y = keras.layers.DepthwiseConv2D(3, padding="same")(x)
+    y = keras.layers.BatchNormalization()(y)
+    y = xd.CircularConv2D(6, 3)(y)
+    x = keras.layers.Add()([x, y])
+    x = keras.layers.Conv2D(4, 2, strides=2)(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(5)(x))
+
+
+def test_relax_built_functional_model_with_residual_keeps_trained_function():
+    rng = np.random.RandomState(1)
+    model = _residual_cnn()
+    x = rng.randn(16, 8, 8, 3).astype("float32")
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x, rng.randint(0, 5, 16), epochs=1, verbose=0)  # trained, BN statistics moved
+    for arch in ("butterfly", "fixed"):
+        relaxed = xd.relax(model, arch=arch)
+        assert sum(isinstance(layer, xd.XD) for layer in relaxed.layers) == 4
+        np.testing.assert_allclose(_np(relaxed(x)), _np(model(x)), rtol=1e-5, atol=1e-5)
+        assert xd.count_weights(xd.model_variables(relaxed)) == model.count_params()
+        assert (xd.count_weights(xd.arch_variables(relaxed)) > 0) == (arch == "butterfly")
