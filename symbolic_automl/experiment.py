@@ -31,6 +31,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 from absl import logging
 import pyglove as pg
 
+from symbolic_automl import callbacks as callbacks_lib
 from symbolic_automl import errors
 from symbolic_automl import executors
 from symbolic_automl import export
@@ -55,7 +56,9 @@ def search(space: Any,
            max_rejections: Optional[int] = None,
            keep_models: int = 3,
            executor: Optional[Any] = None,
-           progress: bool = True) -> trial_lib.Result:
+           progress: bool = True,
+           callbacks: Optional[Sequence[Any]] = None,
+           tensorboard_dir: Optional[str] = None) -> trial_lib.Result:
     """Searches `space` with `algorithm`, scoring candidates with `evaluator`.
 
     Args:
@@ -84,6 +87,12 @@ def search(space: Any,
         `executors.WorkerProcess(trials_per_worker=...)`, which keeps memory flat
         over long searches.
       progress: show a progress bar.
+      callbacks: observers of the search (`symbolic_automl.callbacks.Callback`),
+        told when it begins, on each intermediate report, as each trial ends,
+        and when it ends.
+      tensorboard_dir: write TensorBoard HParams here (one run per trial, named
+        by its id); a shortcut for
+        `callbacks=[symbolic_automl.reporting.tensorboard.HParamsLogger(dir)]`.
 
     Returns:
       A `Result` with every trial, `best`, `top(k)` and `pareto_front()`.
@@ -100,18 +109,31 @@ def search(space: Any,
                         f"{algorithm!r:.100}")
     objectives = _objectives(objective, evaluator)
     directions = _directions(direction, len(objectives))
+    observers = callbacks_lib.check(callbacks)
+    if tensorboard_dir is not None:
+        from symbolic_automl.reporting import tensorboard  # pylint: disable=g-import-not-at-top
+        observers.append(tensorboard.HParamsLogger(tensorboard_dir))
     experiment = _Experiment(space, algorithm, evaluator, root_dir, objectives, directions,
                              early_stopping, max_consecutive_failures, keep_models,
                              executor or executors.InProcess(),
-                             10 * max_trials if max_rejections is None else max_rejections)
+                             10 * max_trials if max_rejections is None else max_rejections,
+                             observers)
+    result = None
     try:
+        callbacks_lib.notify(observers, "on_search_begin", callbacks_lib.SearchInfo(
+            experiment.space, objectives, directions, list(experiment.trials), root_dir),
+            raise_errors=True)
         if _is_weight_sharing(algorithm):
             experiment.run_weight_sharing()
         else:
             experiment.run(max_trials, progress)
-        return experiment.result()
+        result = experiment.result()
+        return result
     finally:
-        experiment.close()
+        try:
+            callbacks_lib.notify(observers, "on_search_end", result)
+        finally:
+            experiment.close()
 
 
 def _objectives(objective, evaluator) -> List[str]:
@@ -144,8 +166,9 @@ class _Experiment:
 
     def __init__(self, space, algorithm, evaluator, root_dir, objectives, directions,
                  early_stopping, max_consecutive_failures, keep_models, executor,
-                 max_rejections):
+                 max_rejections, observers=()):
         self.executor = executor
+        self.observers = list(observers)
         self.max_rejections = max_rejections
         self.user_space = space_lib.Space(space)
         training = getattr(evaluator, "training", None)
@@ -224,7 +247,9 @@ class _Experiment:
         self._recover()
         rejected = sum(t.status == trial_lib.REJECTED for t in self.trials)
         finished = len(self.trials) - len(interrupted) - rejected
-        progress = reporting.Progress(max_trials, min(finished, max_trials), show_progress)
+        counts = {s: sum(t.status == s for t in self.trials) for s in trial_lib.STATUSES}
+        progress = reporting.Progress(max_trials, min(finished, max_trials), show_progress,
+                                      counts=counts)
         consecutive_failures: List[trial_lib.Trial] = []
         best = trial_lib.Result(self.trials, self.objectives).best
         try:
@@ -243,9 +268,12 @@ class _Experiment:
                         break
                 self._evaluate(trial)
                 self._feedback(trial)
+                if self.observers:
+                    callbacks_lib.notify(self.observers, "on_trial_end", trial)
                 if trial.has_reward and (best is None or _first(trial.reward) > _first(best.reward)):
                     best = trial
                 if trial.status == trial_lib.REJECTED:
+                    progress.update(trial, best)
                     rejected += 1
                     if rejected >= self.max_rejections:
                         logging.warning("Stopping: %d trials were rejected (max_rejections).",
@@ -305,9 +333,24 @@ class _Experiment:
         else:
             trial = trial_lib.Trial(id=trial_id, dna=self.space.check_dna(proposal),
                                     status=trial_lib.RUNNING, created=now, started=now)
+        trial.decisions = self._decisions(trial, proposal if self._fast else None)
         self.store.add(trial)
         self.trials.append(trial)
         return trial
+
+    def _decisions(self, trial: trial_lib.Trial, assignment=None) -> Optional[Dict[str, Any]]:
+        """Decision name -> value, recorded so viewers without the space show values."""
+        try:
+            if assignment is not None and not self.space.is_define_by_run:
+                # Same as `Space.decisions`, without building the trial's pg.DNA.
+                return reporting.decisions_of_assignment(self.space.genome, assignment)
+            return self.space.decisions(trial.dna)
+        except Exception:  # pylint: disable=broad-except
+            # Only a view of the trial: a space whose values do not describe
+            # themselves still searches (viewers fall back to the DNA).
+            logging.debug("No readable decisions for trial %d:\n%s", trial.id,
+                          traceback.format_exc(limit=4))
+            return None
 
     def _evaluate(self, trial: trial_lib.Trial) -> None:
         artifact_dir = None
@@ -341,6 +384,8 @@ class _Experiment:
 
     def _on_report(self, trial: trial_lib.Trial, measurement: trial_lib.Measurement) -> bool:
         self.store.add_measurement(trial.id, measurement)
+        if self.observers:
+            callbacks_lib.notify(self.observers, "on_measurement", trial, measurement)
         if self.early_stopping is None:
             return False
         return bool(self.early_stopping.should_stop_early(self._pg_trial(trial)))
@@ -436,6 +481,7 @@ class _Experiment:
             now = time.time()
             trial = trial_lib.Trial(id=len(self.trials) + 1, dna=self.space.check_dna(outcome.dna),
                                     status=trial_lib.COMPLETED, created=now, started=now)
+            trial.decisions = self._decisions(trial)
             self.store.add(trial)
             self.trials.append(trial)
             model = self.space.materialize(trial.dna)
@@ -447,6 +493,7 @@ class _Experiment:
                 trial.reward = None
             trial.finished = time.time()
             self.store.finish(trial)
+            callbacks_lib.notify(self.observers, "on_trial_end", trial)
 
 
 class _FixedProposal(pg.DNAGenerator):

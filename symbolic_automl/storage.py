@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS trials (
     created REAL NOT NULL,
     started REAL NOT NULL,
     finished REAL,
-    attempts INTEGER NOT NULL DEFAULT 1
+    attempts INTEGER NOT NULL DEFAULT 1,
+    decisions TEXT
 );
 CREATE TABLE IF NOT EXISTS measurements (
     trial_id INTEGER NOT NULL,
@@ -96,6 +97,8 @@ class TrialStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
+        else:
+            add_missing_columns(db)
 
     def _transaction(self):
         return _Transaction(self._db)
@@ -120,10 +123,11 @@ class TrialStore:
         """Records a new (running) trial."""
         with self._transaction():
             self._db.execute(
-                "INSERT INTO trials (id, dna, status, model, created, started, attempts) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO trials (id, dna, status, model, created, started, attempts, "
+                "decisions) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (trial.id, trial_lib.trial_dna_json(trial), trial.status, trial.model_json,
-                 trial.created, trial.started, trial.attempts))
+                 trial.created, trial.started, trial.attempts,
+                 None if trial.decisions is None else json.dumps(trial.decisions)))
 
     def restart(self, trial: trial_lib.Trial) -> None:
         """Marks an interrupted trial as running again, dropping partial reports."""
@@ -156,14 +160,14 @@ class TrialStore:
         return [self._row_to_trial(row, measurements.get(row[0], []))
                 for row in self._db.execute(
                     "SELECT id, dna, status, model, metrics, reward, error, created, "
-                    "started, finished, attempts FROM trials ORDER BY id")]
+                    "started, finished, attempts, decisions FROM trials ORDER BY id")]
 
     def __len__(self):
         return self._db.execute("SELECT COUNT(*) FROM trials").fetchone()[0]
 
     def _row_to_trial(self, row, measurements) -> trial_lib.Trial:
         (trial_id, dna, status, model, metrics, reward, error, created, started,
-         finished, attempts) = row
+         finished, attempts, decisions) = row
         reward = json.loads(reward) if reward is not None else None
         if isinstance(reward, list):
             reward = tuple(reward)
@@ -171,7 +175,18 @@ class TrialStore:
             id=trial_id, dna=None, dna_json=dna, status=status, model_json=model,
             metrics=json.loads(metrics) if metrics else {}, reward=reward, error=error,
             measurements=measurements, created=created, started=started,
-            finished=finished, attempts=attempts)
+            finished=finished, attempts=attempts,
+            decisions=json.loads(decisions) if decisions else None)
+
+
+def add_missing_columns(db: sqlite3.Connection) -> None:
+    """Brings a store written by an earlier version up to the current columns.
+
+    Columns are only ever added (nullable), so older versions still read the file.
+    """
+    columns = {row[1] for row in db.execute("PRAGMA table_info(trials)")}
+    if "decisions" not in columns:
+        db.execute("ALTER TABLE trials ADD COLUMN decisions TEXT")
 
 
 class _Transaction:

@@ -8,6 +8,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 import pyglove as pg
 
 from symbolic_automl import errors
+from symbolic_automl.reporting.readable import format_decisions
 
 Reward = Union[None, float, Tuple[float, ...]]
 
@@ -49,6 +50,9 @@ class Trial:
       measurements: intermediate reports, in step order.
       created, started, finished: Unix times.
       dna_json: the DNA as `pg.to_json_str` writes it (what the store keeps).
+      decisions: decision name -> chosen value (`Space.decisions`), what
+        every view of the trial shows; None in stores written before it was
+        recorded.
     """
 
     id: int
@@ -63,6 +67,7 @@ class Trial:
     started: float = 0.0
     finished: Optional[float] = None
     attempts: int = 1
+    decisions: Optional[Dict[str, Any]] = None
     dna_json: Optional[str] = dataclasses.field(default=None, repr=False, compare=False)
     build_dna: Optional[Callable[[], pg.DNA]] = dataclasses.field(
         default=None, repr=False, compare=False)
@@ -90,8 +95,18 @@ class Trial:
 
     def __repr__(self):
         reward = _format_reward(self.reward)
+        if self.decisions is not None:
+            return (f"Trial(id={self.id}, status={self.status!r}, reward={reward}, "
+                    f"decisions=({format_decisions(self.decisions)}))")
         return (f"Trial(id={self.id}, status={self.status!r}, reward={reward}, "
                 f"dna={self.dna!r})")
+
+    def describe_decisions(self, max_chars: Optional[int] = None) -> str:
+        """The decisions as `name=value, ...` (the DNA when none were recorded)."""
+        if self.decisions is not None:
+            return format_decisions(self.decisions, max_chars)
+        return f"dna={self.dna}"
+
 
 
 def _get_dna(trial: Trial) -> pg.DNA:
@@ -253,7 +268,7 @@ class Result:
         for t in self.top(k):
             metrics = ", ".join(f"{m}={t.metrics[m]:.4g}" for m in self.objective
                                 if is_finite_number(t.metrics.get(m)))
-            lines.append(f"  #{t.id:<4} {metrics}  dna={t.dna}")
+            lines.append(f"  #{t.id:<4} {metrics}  {t.describe_decisions(200)}")
         return "\n".join(lines)
 
     def __repr__(self):
