@@ -33,7 +33,13 @@ setuptools.setup(
     extras_require={
         # Offline data for the demos and tests (scikit-learn's bundled digits), plots.
         "demos": ["scikit-learn", "matplotlib"],
-        "test": ["scikit-learn", "matplotlib", "pytest", "pytest-timeout", "nas-bench-graph"],
+        "test": ["scikit-learn", "matplotlib", "pytest", "pytest-timeout", "nas-bench-graph",
+                 "tensorboard", "selenium"],
+        # TensorBoard HParams export (`search(tensorboard_dir=...)`, `symbolic-automl
+        # tensorboard`); written without TensorFlow, read by TensorBoard.
+        "tensorboard": ["tensorboard"],
+        # Plots, the HTML report and the live dashboard (served by the standard library).
+        "dashboard": ["matplotlib"],
         "benchmarks": ["optuna", "nas-bench-graph", "scikit-learn", "matplotlib"],
         # The JAX backend (KERAS_BACKEND=jax): weight-sharing steps, GPU throughput.
         "jax": ["jax"],

@@ -4,6 +4,9 @@
     symbolic-automl resume my_search.py --root_dir=runs/a  # same, says it resumes
     symbolic-automl show --root_dir=runs/a --top=10        # trial table and best
     symbolic-automl export --root_dir=runs/a --trial=best --output=best.json
+    symbolic-automl tensorboard --root_dir=runs/a --logdir=runs/tb  # HParams for TensorBoard
+    symbolic-automl dashboard --root_dir=runs/a [--port=8080]       # live read-only web view
+    symbolic-automl report --root_dir=runs/a --output=report.html   # one self-contained file
 
 The Python file defines `experiment()`, returning the keyword arguments of
 `symbolic_automl.search` (space, algorithm, evaluator, max_trials, ...)::
@@ -33,9 +36,18 @@ _TRIAL = flags.DEFINE_string("trial", "best", "`export`: a trial id, or 'best'."
 _OUTPUT = flags.DEFINE_string("output", None, "`export`: output path (.json; a .keras "
                               "file is written beside it when a trained model was kept).")
 
-COMMANDS = ("run", "resume", "show", "export")
+_LOGDIR = flags.DEFINE_string("logdir", None, "`tensorboard`: TensorBoard log directory.")
+_PORT = flags.DEFINE_integer("port", 8080, "`dashboard`: port to serve on (0: any free port).")
+_HOST = flags.DEFINE_string("host", "127.0.0.1", "`dashboard`: address to bind. Only this "
+                            "machine can connect by default; another address (e.g. 0.0.0.0) "
+                            "exposes the experiment to the network.")
+
+COMMANDS = ("run", "resume", "show", "export", "tensorboard", "dashboard", "report")
+# Commands that only read the store (through a read-only connection).
+VIEW_COMMANDS = ("tensorboard", "dashboard", "report")
 USAGE = (f"usage: symbolic-automl {{{'|'.join(COMMANDS)}}} [search_file.py] "
-         "--root_dir=DIR [--max_trials=N] [--top=K] [--trial=ID|best] [--output=PATH]")
+         "--root_dir=DIR [--max_trials=N] [--top=K] [--trial=ID|best] [--output=PATH] "
+         "[--logdir=DIR] [--port=N] [--host=ADDR]")
 
 
 def main(argv):
@@ -53,6 +65,8 @@ def main(argv):
     store_path = os.path.join(_ROOT_DIR.value, storage.FILENAME)
     if not os.path.exists(store_path):
         raise app.UsageError(f"No experiment at {_ROOT_DIR.value}: {store_path} does not exist.")
+    if command in VIEW_COMMANDS:
+        return _view(command)
     store = storage.TrialStore(store_path)
     try:
         if command == "show":
@@ -138,6 +152,31 @@ def _export(store):
         print(f"Wrote its trained Keras model to {keras_path}.")
     except errors.SymbolicAutoMLError as e:
         print(f"No trained Keras model: {e}")
+
+
+def _view(command):
+    """`tensorboard`, `dashboard`, `report`: read the store, never write it."""
+    root_dir = _ROOT_DIR.value
+    if command == "tensorboard":
+        if _LOGDIR.value is None:
+            raise app.UsageError("`tensorboard` needs --logdir=DIR")
+        from symbolic_automl.reporting import tensorboard  # pylint: disable=g-import-not-at-top
+
+        count = tensorboard.export_store(root_dir, _LOGDIR.value)
+        print(f"Wrote TensorBoard HParams of {count} trials to {_LOGDIR.value} "
+              f"(tensorboard --logdir={_LOGDIR.value}, then the HPARAMS tab).")
+    elif command == "report":
+        if _OUTPUT.value is None:
+            raise app.UsageError("`report` needs --output=PATH.html")
+        from symbolic_automl.reporting import report  # pylint: disable=g-import-not-at-top
+
+        report.write_report(root_dir, _OUTPUT.value)
+        print(f"Wrote the report of {root_dir} to {_OUTPUT.value}.")
+    else:
+        from symbolic_automl.reporting import dashboard  # pylint: disable=g-import-not-at-top
+
+        dashboard.serve(root_dir, host=_HOST.value, port=_PORT.value)
+    return 0
 
 
 def run_main():

@@ -13,7 +13,7 @@ Example::
 import ast
 import json
 import weakref
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 
 def decisions_of_assignment(genome, assignment: Mapping[str, Any]) -> Dict[str, Any]:
@@ -22,11 +22,8 @@ def decisions_of_assignment(genome, assignment: Mapping[str, Any]) -> Dict[str, 
     Building a DNA costs milliseconds; the search loop's fast path does without.
     Gives the same names and values as `Space.decisions` for symbolic spaces.
     """
-    table = _TABLES.get(genome)
-    if table is None:
-        table = _TABLES[genome] = _table(genome)
     out = {}
-    for decision_id, key, literals in table:
+    for decision_id, key, literals, _ in decision_table(genome):
         if decision_id not in assignment:
             continue  # Under a branch that was not chosen.
         value = assignment[decision_id]
@@ -34,16 +31,20 @@ def decisions_of_assignment(genome, assignment: Mapping[str, Any]) -> Dict[str, 
     return out
 
 
-# Genome -> [(decision id, shown name, candidate values or None for a float)]:
+def decision_table(genome) -> List[Tuple[str, str, Optional[List[Any]], Any]]:
+    """Per decision of `genome`: (id, shown name, candidate values or None for a float, spec)."""
+    table = _TABLES.get(genome)
+    if table is None:
+        table = _TABLES[genome] = [
+            (d.id, str(d.spec.name or d.id),
+             [_jsonable(_literal(v)) for v in d.spec.literal_values] if d.is_categorical
+             else None, d.spec)
+            for d in genome.decisions]
+    return table
+
+
 # `literal_values` formats every candidate on each access (~0.1 ms a decision).
 _TABLES = weakref.WeakKeyDictionary()
-
-
-def _table(genome):
-    return [(d.id, str(d.spec.name or d.id),
-             [_jsonable(_literal(v)) for v in d.spec.literal_values] if d.is_categorical
-             else None)
-            for d in genome.decisions]
 
 
 def format_decisions(decisions: Optional[Mapping[str, Any]], max_chars: Optional[int] = None) -> str:
