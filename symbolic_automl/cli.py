@@ -59,23 +59,35 @@ def main(argv):
     if command in ("run", "resume"):
         if len(args) != 1:
             raise app.UsageError(f"`{command}` takes one search file, got {args!r}.\n{USAGE}")
-        return _run(args[0], resume=command == "resume")
+        try:
+            return _run(args[0], resume=command == "resume")
+        except errors.StoreError as e:
+            return _fail(command, e)
     if args:
         raise app.UsageError(f"`{command}` takes no positional arguments, got {args!r}.")
     store_path = os.path.join(_ROOT_DIR.value, storage.FILENAME)
     if not os.path.exists(store_path):
         raise app.UsageError(f"No experiment at {_ROOT_DIR.value}: {store_path} does not exist.")
-    if command in VIEW_COMMANDS:
-        return _view(command)
-    store = storage.TrialStore(store_path)
     try:
-        if command == "show":
-            print(show(store, _TOP.value))
-        else:
-            _export(store)
-    finally:
-        store.close()
+        if command in VIEW_COMMANDS:
+            return _view(command)
+        store = storage.TrialStore(store_path)
+        try:
+            if command == "show":
+                print(show(store, _TOP.value))
+            else:
+                _export(store)
+        finally:
+            store.close()
+    except (errors.StoreError, errors.NotSerializableError) as e:
+        return _fail(command, e)
     return 0
+
+
+def _fail(command: str, error: Exception) -> int:
+    """A store that cannot be read safely: one clear line, no traceback, exit code 1."""
+    print(f"symbolic-automl {command}: {error}", file=sys.stderr)
+    return 1
 
 
 def load_search_file(path: str) -> dict:
@@ -143,9 +155,16 @@ def _export(store):
         chosen = next((t for t in result.trials if t.id == trial_id), None)
         if chosen is None:
             raise app.UsageError(f"No trial {trial_id}; ids run from 1 to {len(result.trials)}.")
+    if chosen.model_json is None:
+        raise errors.StoreError(f"Trial #{chosen.id} ({chosen.status}) has no recorded model.")
+    model = chosen.model  # Loaded, refusing pickles and code, before anything is written.
     with open(_OUTPUT.value, "w") as f:
-        f.write(chosen.model_json)
-    print(f"Wrote trial #{chosen.id}'s symbolic model to {_OUTPUT.value}.")
+        f.write(export.dumps(model))
+    if export.is_decisions(model):
+        print(f"Trial #{chosen.id}'s model is define-by-run (not fully symbolic): wrote its "
+              f"decisions to {_OUTPUT.value}; Space(fn).materialize(trial.dna) rebuilds it.")
+    else:
+        print(f"Wrote trial #{chosen.id}'s symbolic model to {_OUTPUT.value}.")
     keras_path = os.path.splitext(_OUTPUT.value)[0] + ".keras"
     try:
         export.save_keras(_ROOT_DIR.value, keras_path, trial_id=chosen.id)

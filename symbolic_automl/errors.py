@@ -35,6 +35,18 @@ class DNAMismatchError(SymbolicAutoMLError, ValueError):
     """A DNA that does not fit the search space's DNASpec."""
 
 
+class NotSerializableError(SymbolicAutoMLError, ValueError):
+    """A value with no safe JSON form: saving it would need a pickle or marshalled code.
+
+    Example: a symbolic object holding a plain (non-symbolic) Keras model. Such
+    a trial is recorded by its decisions instead.
+    """
+
+
+class UnsafeJSONError(SymbolicAutoMLError, ValueError):
+    """JSON that loading would turn into running code (a pickle, code, an import)."""
+
+
 class StoreError(SymbolicAutoMLError):
     """A trial store that is corrupt, foreign, or belongs to another search."""
 

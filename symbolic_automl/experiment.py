@@ -511,10 +511,11 @@ def _model_json(model, space, get_dna: Callable[[], pg.DNA]) -> Optional[str]:
     if isinstance(model, pg.Symbolic):
         try:
             return export.dumps(model)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError):  # e.g. `Trainable(model=<a plain keras.Model>)`.
             pass
-    # Define-by-run (or unserializable) models are recorded by their decisions.
-    return export.dumps(pg.Dict(decisions=space.decisions(get_dna())))
+    # Define-by-run models, and symbolic ones holding values with no safe JSON
+    # form, are recorded by their decisions: `export.dumps` never writes a pickle.
+    return export.decisions_json(space.decisions(get_dna()))
 
 
 def _first(reward) -> float:

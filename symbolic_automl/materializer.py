@@ -20,6 +20,8 @@ from typing import Any, Callable, List, Optional, Sequence
 
 import pyglove as pg
 
+from symbolic_automl import export
+
 
 def compile(value: Any, spec: Optional[pg.DNASpec] = None
             ) -> Optional[Callable[[Sequence[Any]], Any]]:  # pylint: disable=redefined-builtin
@@ -34,7 +36,10 @@ def compile(value: Any, spec: Optional[pg.DNASpec] = None
         spec: `pg.dna_spec(value)`, when the caller has it (it is slow to make).
     """
     try:
-        template = pg.to_json(value)
+        # Never a pickled value nor marshalled code in the template: `pg.from_json`
+        # would unpickle it on every call (and rebuild a lambda with PyGlove's
+        # globals). Such spaces keep `pg.materialize`.
+        template = export.to_json_tree(value, allow_references=True)
     except (TypeError, ValueError):
         return None
     spec = spec or pg.dna_spec(value)
@@ -47,7 +52,11 @@ def compile(value: Any, spec: Optional[pg.DNASpec] = None
             hyper = _get(value, element.location.keys)
             if not isinstance(hyper, pg.hyper.OneOf):
                 return None
-            candidates = [_Piece(pg.to_json(c)) for c in hyper.candidates]
+            try:
+                candidates = [_Piece(export.to_json_tree(c, allow_references=True))
+                              for c in hyper.candidates]
+            except (TypeError, ValueError):
+                return None
             slots.append((element.location.keys, candidates))
         elif element.is_numerical:
             slots.append((element.location.keys, None))

@@ -27,6 +27,7 @@ from typing import Any, Callable, Dict, Optional
 import pyglove as pg
 
 from symbolic_automl import errors
+from symbolic_automl import export
 from symbolic_automl import genome as genome_lib
 from symbolic_automl import materializer
 
@@ -151,17 +152,21 @@ class Space:
             text = f"{getattr(fn, '__qualname__', fn)!s}|{self.dna_spec.format(compact=True)}"
         else:
             try:
-                text = pg.to_json_str(self.value)
-            except (TypeError, ValueError):
+                text = export.dumps(self.value)
+            except (TypeError, ValueError):  # Never a pickle: its bytes vary between runs.
                 text = pg.format(self.value, compact=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def to_json_str(self) -> Optional[str]:
-        """The space itself as JSON (symbolic spaces only), for the store."""
+        """The space itself as JSON (symbolic spaces only), for the store.
+
+        None when the space is define-by-run or holds values with no safe JSON
+        form (a plain Keras object would need a pickle, which we never write).
+        """
         if self._trace is not None:
             return None
         try:
-            return pg.to_json_str(self.value)
+            return export.dumps(self.value)
         except (TypeError, ValueError):
             return None
 

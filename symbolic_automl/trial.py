@@ -78,12 +78,17 @@ class Trial:
 
     @property
     def model(self) -> Any:
-        """The symbolic model of this trial, loaded without running code from the store."""
+        """The symbolic model of this trial, loaded without running code from the store.
+
+        A model that is not fully symbolic (a define-by-run function's Keras
+        model) is recorded by its decisions: this gives `{"decisions": {...}}`.
+
+        Raises:
+          StoreError: the record is not JSON, or holds a pickle or code.
+        """
         if self.model_json is None:
             return None
-        from symbolic_automl import export  # pylint: disable=g-import-not-at-top
-
-        return export.loads(self.model_json)
+        return _load_record(self, "model", self.model_json)
 
     @property
     def duration(self) -> Optional[float]:
@@ -115,14 +120,23 @@ def _get_dna(trial: Trial) -> pg.DNA:
         if trial.build_dna is not None:
             dna = trial.build_dna()
         else:
-            from symbolic_automl import export  # pylint: disable=g-import-not-at-top
-
-            dna = export.loads(trial.dna_json)
+            dna = _load_record(trial, "DNA", trial.dna_json)
             if not isinstance(dna, pg.DNA):
                 raise errors.StoreError(f"Trial {trial.id}'s recorded DNA is not a DNA: "
                                         f"{trial.dna_json[:200]}")
         trial.__dict__["_dna"] = dna
     return dna
+
+
+def _load_record(trial: Trial, what: str, text: str) -> Any:
+    """Parses a trial's stored JSON safely; a bad record is a `StoreError` naming the trial."""
+    from symbolic_automl import export  # pylint: disable=g-import-not-at-top
+
+    try:
+        return export.loads(text)
+    except Exception as e:  # pylint: disable=broad-except
+        # A registered class may reject malformed arguments with any error.
+        raise errors.StoreError(f"Trial {trial.id}'s recorded {what} cannot be loaded: {e}") from e
 
 
 def _set_dna(trial: Trial, dna: Optional[pg.DNA]) -> None:

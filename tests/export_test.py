@@ -20,7 +20,7 @@ def test_round_trip(tmp_path):
 @pytest.mark.parametrize("payload, match", [
     ({"_type": "function", "name": "os.system"}, "serialized function"),
     ({"_type": "type", "name": "subprocess.Popen"}, "serialized type"),
-    ({"_type": "function", "name": "x.<lambda>", "code": "4wEAAA=="}, "serialized function"),
+    ({"_type": "function", "name": "x.<lambda>", "code": "4wEAAA=="}, "marshalled Python code"),
     ({"_type": "some_module.NotRegistered", "x": 1}, "not registered"),
     ({"_type": pg.to_json(Tiny())["_type"], "width": {"_type": "method", "name": "os.remove"}},
      "method"),
