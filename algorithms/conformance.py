@@ -31,6 +31,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import pyglove as pg
 
+from symbolic_automl import export
+
 MakeAlgorithm = Callable[[int], pg.DNAGenerator]
 
 
@@ -207,7 +209,7 @@ def check_recover(make_algorithm: MakeAlgorithm, space_name: str, num_trials: in
     resumed = make_algorithm(5)
     resumed.setup(spec)
     # DNAs as a trial store loads them: JSON written at proposal time, no spec.
-    history = [(pg.from_json_str(text), reward)
+    history = [(export.loads(text), reward)
                for text, reward in zip(stored, history_rewards)]
     try:
         resumed.recover(history)

@@ -45,6 +45,11 @@ class WorkerProcess:
 
     The evaluator and each model are pickled to the child: define custom
     classes at module level, and pass data as arrays (not `tf.data` pipelines).
+    This is the only pickling in the library, and it never touches a file: the
+    evaluator once per worker start, then per trial (model, trial id, DNA,
+    training recipe, artifact directory) down a pipe to our own child, which
+    sends back plain tuples (reports: step and metric numbers; the final
+    metrics; or an error's text). The trial store holds only JSON.
     """
 
     def __init__(self, trials_per_worker: int = 25, start_method: str = "spawn"):
