@@ -2,6 +2,7 @@
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -53,3 +54,31 @@ def test_errors_name_the_problem(tmp_path):
     no_experiment.write_text("x = 1\n")
     run = _cli("run", str(no_experiment), f"--root_dir={tmp_path / 'e'}")
     assert run.returncode != 0 and "must define experiment()" in run.stderr
+
+
+def test_show_export_resume_refuse_a_hostile_store(tmp_path, hostile_pickle):
+    search_file = tmp_path / "search.py"
+    search_file.write_text(SEARCH_FILE)
+    root = tmp_path / "exp"
+    assert _cli("run", str(search_file), f"--root_dir={root}").returncode == 0
+    db = sqlite3.connect(os.path.join(root, "trials.sqlite"))
+    # Every trial's model carries the pickle, so `best` does too.
+    db.execute("UPDATE trials SET model=?", (json.dumps({"a": 1, "b": hostile_pickle.json()}),))
+    db.commit()
+    output = tmp_path / "best.json"
+    export = _cli("export", f"--root_dir={root}", f"--output={output}")
+    assert export.returncode == 1 and "Traceback" not in export.stderr
+    assert ("recorded model cannot be loaded: Refusing to load $.b: it is a pickled Python "
+            "object") in export.stderr
+    assert not output.exists()
+    dna_tag = pg.to_json(pg.DNA(0))["_type"]
+    db.execute("UPDATE trials SET dna=?", (json.dumps({"_type": dna_tag,
+                                                       "value": hostile_pickle.json()}),))
+    db.commit()
+    db.close()
+    show = _cli("show", f"--root_dir={root}")
+    assert show.returncode == 1 and "recorded DNA cannot be loaded" in show.stderr
+    resume = _cli("resume", str(search_file), f"--root_dir={root}", "--max_trials=6")
+    assert resume.returncode == 1
+    assert "Refusing to load $.value: it is a pickled" in resume.stderr
+    assert not hostile_pickle.marker.exists()

@@ -31,3 +31,30 @@ def planted():
         ])
 
     return types.SimpleNamespace(space=space, dna=pg.DNA([1, 0]))
+
+
+class _CreatesFile:
+    """Unpickling this calls `open(path, "w")`: it creates the file."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+@pytest.fixture
+def hostile_pickle(tmp_path):
+    """A hostile file's planted pickle, and the marker file loading it would create.
+
+    `hostile_pickle.json()` is PyGlove's JSON for an opaque (pickled) value whose
+    unpickling creates `hostile_pickle.marker`; a load path that runs code shows
+    as the marker existing.
+    """
+    import base64  # pylint: disable=g-import-not-at-top
+    import pickle  # pylint: disable=g-import-not-at-top
+
+    marker = tmp_path / "marker"
+    payload = base64.encodebytes(pickle.dumps(_CreatesFile(str(marker)))).decode()
+    opaque = {"_type": "pyglove.core.utils.json_conversion._OpaqueObject", "value": payload}
+    return types.SimpleNamespace(marker=marker, json=lambda: dict(opaque))

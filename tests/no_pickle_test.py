@@ -1,18 +1,14 @@
 """Nothing we write holds a pickle, and no load path runs code from a hostile file.
 
-Every test plants a pickle whose unpickling creates a marker file (its
-`__reduce__` calls `open(marker, "w")`), then goes through one load path and
+Every test plants a pickle whose unpickling creates a marker file (the
+`hostile_pickle` fixture in conftest), then goes through one load path and
 checks the marker is still absent and the error says what was refused, where.
+The CLI's `show`, `export` and `resume` are checked in `cli_test.py`.
 """
 
-import base64
 import json
 import os
-import pickle
 import sqlite3
-import subprocess
-import sys
-import textwrap
 
 import pyglove as pg
 import pytest
@@ -25,22 +21,6 @@ from symbolic_automl import trial as trial_lib
 OPAQUE_TAG = "pyglove.core.utils.json_conversion._OpaqueObject"
 
 
-class _CreatesFile:
-    """Unpickling this calls `open(path, "w")`: it creates the file."""
-
-    def __init__(self, path):
-        self.path = path
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
-
-
-def _hostile(marker) -> dict:
-    """PyGlove's JSON for an opaque (pickled) value whose loading creates `marker`."""
-    payload = base64.encodebytes(pickle.dumps(_CreatesFile(str(marker)))).decode()
-    return {"_type": OPAQUE_TAG, "value": payload}
-
-
 class Tiny(pg.Object):
     width: pg.typing.Any(default=4)
 
@@ -49,18 +29,18 @@ def _tiny_tag():
     return pg.to_json(Tiny())["_type"]
 
 
-def test_the_planted_pickle_is_live(tmp_path):
+def test_the_planted_pickle_is_live(hostile_pickle):
     # The control: PyGlove itself runs the payload, so the refusals below matter.
-    marker = tmp_path / "marker"
-    pg.from_json(_hostile(marker))
+    marker = hostile_pickle.marker
+    pg.from_json(hostile_pickle.json())
     assert marker.exists()
 
 
 @pytest.mark.parametrize("where", ["top", "nested"])
-def test_export_loads_and_load_refuse_a_pickle(tmp_path, where):
-    marker = tmp_path / "marker"
-    tree = (_hostile(marker) if where == "top"
-            else {"_type": _tiny_tag(), "width": [1, _hostile(marker)]})
+def test_export_loads_and_load_refuse_a_pickle(tmp_path, where, hostile_pickle):
+    marker = hostile_pickle.marker
+    tree = (hostile_pickle.json() if where == "top"
+            else {"_type": _tiny_tag(), "width": [1, hostile_pickle.json()]})
     path = tmp_path / "evil.json"
     path.write_text(json.dumps(tree))
     expected_path = r"\$" if where == "top" else r"\$\.width\[1\]"
@@ -129,18 +109,18 @@ def _tamper(root, sql, *params):
     db.close()
 
 
-def _hostile_dna(marker):
+def _hostile_dna(hostile_pickle):
     # A DNA object whose value is a pickle: refused before PyGlove builds the DNA.
-    return json.dumps({"_type": pg.to_json(pg.DNA(0))["_type"], "value": _hostile(marker)})
+    return json.dumps({"_type": pg.to_json(pg.DNA(0))["_type"], "value": hostile_pickle.json()})
 
 
-def test_store_model_and_dna_records_are_loaded_without_running_code(tmp_path):
-    marker = tmp_path / "marker"
+def test_store_model_and_dna_records_are_loaded_without_running_code(tmp_path, hostile_pickle):
+    marker = hostile_pickle.marker
     root = tmp_path / "exp"
     _stored_search(root)
     _tamper(root, "UPDATE trials SET model=? WHERE id=1",
-            json.dumps({"_type": _tiny_tag(), "width": _hostile(marker)}))
-    _tamper(root, "UPDATE trials SET dna=? WHERE id=2", _hostile_dna(marker))
+            json.dumps({"_type": _tiny_tag(), "width": hostile_pickle.json()}))
+    _tamper(root, "UPDATE trials SET dna=? WHERE id=2", _hostile_dna(hostile_pickle))
     store = sa.TrialStore(os.path.join(str(root), "trials.sqlite"))
     trials = store.trials()  # Rows are read as text: nothing is decoded yet.
     store.close()
@@ -168,12 +148,13 @@ def test_store_model_and_dna_records_are_loaded_without_running_code(tmp_path):
     ("reward", "HOSTILE", "reward is .*expected a number"),
     ("status", "'exploded'", "status 'exploded'; expected one of"),
 ])
-def test_store_rows_of_the_wrong_shape_are_store_errors(tmp_path, column, value, match):
-    marker = tmp_path / "marker"
+def test_store_rows_of_the_wrong_shape_are_store_errors(tmp_path, column, value, match,
+                                                       hostile_pickle):
+    marker = hostile_pickle.marker
     root = tmp_path / "exp"
     _stored_search(root)
     if value == "HOSTILE":
-        value = json.dumps({"loss": _hostile(marker)} if column == "metrics" else _hostile(marker))
+        value = json.dumps({"loss": hostile_pickle.json()} if column == "metrics" else hostile_pickle.json())
     elif value.startswith("'"):
         value = value.strip("'")
     _tamper(root, f"UPDATE trials SET {column}=? WHERE id=2", value)
@@ -184,14 +165,14 @@ def test_store_rows_of_the_wrong_shape_are_store_errors(tmp_path, column, value,
     assert not marker.exists()
 
 
-def test_hostile_measurements_and_meta_run_nothing(tmp_path):
-    marker = tmp_path / "marker"
+def test_hostile_measurements_and_meta_run_nothing(tmp_path, hostile_pickle):
+    marker = hostile_pickle.marker
     root = tmp_path / "exp"
     _stored_search(root)
     path = os.path.join(str(root), "trials.sqlite")
     # The recorded space is never decoded (it is kept for people): resuming works.
     _tamper(root, "UPDATE meta SET value=? WHERE key='space'",
-            json.dumps(json.dumps({"_type": _tiny_tag(), "width": _hostile(marker)})))
+            json.dumps(json.dumps({"_type": _tiny_tag(), "width": hostile_pickle.json()})))
     assert len(_stored_search(root, max_trials=4).trials) == 4
     store = sa.TrialStore(path)
     assert json.loads(store.get_meta("space"))["width"]["_type"] == OPAQUE_TAG  # Data only.
@@ -200,7 +181,7 @@ def test_hostile_measurements_and_meta_run_nothing(tmp_path):
     with pytest.raises(errors.StoreError, match="meta 'objectives' is not valid JSON"):
         _stored_search(root, max_trials=5)
     _tamper(root, "INSERT INTO measurements VALUES (1, 1, 0.1, ?)",
-            json.dumps({"loss": _hostile(marker)}))
+            json.dumps({"loss": hostile_pickle.json()}))
     with pytest.raises(errors.StoreError, match="measurement at step 1 is .*expected a JSON "
                                                 "object of metric name -> number"):
         sa.TrialStore(path).trials()
@@ -219,46 +200,6 @@ def test_a_store_with_a_changed_schema_is_a_store_error(tmp_path):
     _tamper(root, "DROP TABLE meta")
     with pytest.raises(errors.StoreError, match="no such table: meta"):
         _stored_search(root, max_trials=4)
-
-
-# The command line: show, export and resume on a hostile store.
-
-SEARCH_FILE = textwrap.dedent("""
-    import pyglove as pg
-
-    def experiment():
-        return dict(space=pg.Dict(a=pg.oneof([1, 2, 3]), b=pg.floatv(0.0, 1.0)),
-                    algorithm=pg.geno.Random(seed=1),
-                    evaluator=lambda model, context: {"reward": model.a + model.b},
-                    max_trials=3, progress=False)
-""")
-
-
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "symbolic_automl.cli", *args],
-                          capture_output=True, text=True, timeout=300)
-
-
-def test_cli_show_export_resume_refuse_a_hostile_store(tmp_path):
-    marker = tmp_path / "marker"
-    search_file = tmp_path / "search.py"
-    search_file.write_text(SEARCH_FILE)
-    root = tmp_path / "exp"
-    assert _cli("run", str(search_file), f"--root_dir={root}").returncode == 0
-    # Every trial's model and DNA carry the pickle, so `best` is hostile too.
-    _tamper(root, "UPDATE trials SET model=?", json.dumps({"a": 1, "width": _hostile(marker)}))
-    output = tmp_path / "best.json"
-    export_run = _cli("export", f"--root_dir={root}", f"--output={output}")
-    assert export_run.returncode == 1
-    assert "recorded model cannot be loaded: Refusing to load $.width: it is a pickled" \
-        in export_run.stderr
-    assert not output.exists() and "Traceback" not in export_run.stderr
-    _tamper(root, "UPDATE trials SET dna=?", _hostile_dna(marker))
-    show = _cli("show", f"--root_dir={root}")
-    assert show.returncode == 1 and "recorded DNA cannot be loaded" in show.stderr
-    resume = _cli("resume", str(search_file), f"--root_dir={root}", "--max_trials=4")
-    assert resume.returncode == 1 and "Refusing to load $.value: it is a pickled" in resume.stderr
-    assert not marker.exists()
 
 
 # Models that are not symbolic: recorded by their decisions, never pickled.
@@ -291,11 +232,10 @@ def _assert_no_pickle_stored(root, max_bytes=200_000):
             assert "_OpaqueObject" not in str(text) and '"code"' not in str(text), text
 
 
-def _cli_in_process(capsys, command, *flag_args):
+def _cli_in_process(command, *flag_args):
     from absl import flags  # pylint: disable=g-import-not-at-top
     from symbolic_automl import cli  # pylint: disable=g-import-not-at-top
 
-    del capsys  # The caller reads what was printed.
     flags.FLAGS(["symbolic-automl", *flag_args])
     try:
         return cli.main(["symbolic-automl", command])
@@ -325,7 +265,7 @@ def test_define_by_run_keras_model_is_stored_by_decisions_exported_and_resumed(t
     restored = keras.saving.load_model(keras_path)  # safe_mode=True, the default.
     assert restored.layers[0].units == best.model.decisions["units"]
     # The CLI's export (in this process: a subprocess would import TensorFlow again).
-    assert _cli_in_process(capsys, "export", f"--root_dir={root}",
+    assert _cli_in_process("export", f"--root_dir={root}",
                            f"--output={tmp_path / 'cli.json'}") == 0
     printed = capsys.readouterr().out
     assert "is define-by-run (not fully symbolic): wrote its decisions" in printed
