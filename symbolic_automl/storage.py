@@ -111,7 +111,7 @@ class TrialStore:
     def get_meta(self, key: str, default: Any = None) -> Any:
         """A metadata value: plain JSON, read with `json.loads` (never PyGlove's decoder)."""
         rows = self._rows("SELECT value FROM meta WHERE key=?", (key,))
-        return default if not rows else self._json(rows[0][0], f"meta {key!r}")
+        return default if not rows else load_json(self.path, rows[0][0], f"meta {key!r}")
 
     def set_meta(self, key: str, value: Any) -> None:
         with self._transaction():
@@ -153,24 +153,14 @@ class TrialStore:
                  json.dumps(trial.reward), trial.error, trial.finished, trial.id))
 
     def trials(self) -> List[trial_lib.Trial]:
-        """Every recorded trial, in id order.
-
-        Metrics, rewards and measurements are plain JSON checked for their
-        shape; the model and DNA stay JSON text until `Trial.model` /
-        `Trial.dna` load them (refusing pickles and code).
+        """Every recorded trial, in id order (see `trial_from_row`).
 
         Raises:
           StoreError: a row or the schema is not what this library writes.
         """
-        measurements: Dict[int, List[trial_lib.Measurement]] = {}
-        for trial_id, step, elapsed, metrics in self._rows(
-                "SELECT trial_id, step, elapsed, metrics FROM measurements ORDER BY trial_id, step"):
-            metrics = self._json(metrics, f"trial {trial_id}'s measurement at step {step}")
-            _check_metrics(metrics, f"{self.path}: trial {trial_id}'s measurement at "
-                           f"step {step}", numbers_only=True)
-            measurements.setdefault(trial_id, []).append(
-                trial_lib.Measurement(step, metrics, elapsed))
-        return [self._row_to_trial(row, measurements.get(row[0], []))
+        measurements = measurements_from_rows(self.path, self._rows(
+            "SELECT trial_id, step, elapsed, metrics FROM measurements ORDER BY trial_id, step"))
+        return [trial_from_row(self.path, row, measurements.get(row[0], []))
                 for row in self._rows(
                     "SELECT id, dna, status, model, metrics, reward, error, created, "
                     "started, finished, attempts, decisions FROM trials ORDER BY id")]
@@ -179,52 +169,80 @@ class TrialStore:
         return self._rows("SELECT COUNT(*) FROM trials")[0][0]
 
     def _rows(self, sql: str, params=()) -> List[tuple]:
-        """A read; a missing table or column (a changed schema) is a `StoreError`."""
-        try:
-            return self._db.execute(sql, params).fetchall()
-        except sqlite3.DatabaseError as e:
-            raise errors.StoreError(
-                f"{self.path} cannot be read as a symbolic_automl trial store "
-                f"(SQLite said: {e}); was it written by another version or program?") from e
+        return read_rows(self._db, self.path, sql, params)
 
-    def _json(self, text: Any, what: str) -> Any:
-        try:
-            return json.loads(text)
-        except (TypeError, ValueError) as e:
-            raise errors.StoreError(
-                f"{self.path}: {what} is not valid JSON ({e}): {str(text)[:200]!r}") from e
 
-    def _row_to_trial(self, row, measurements) -> trial_lib.Trial:
-        (trial_id, dna, status, model, metrics, reward, error, created, started,
-         finished, attempts, decisions) = row
-        where = f"{self.path}: trial {trial_id}"
-        if status not in trial_lib.STATUSES:
-            raise errors.StoreError(f"{where} has status {status!r}; expected one of "
-                                    f"{trial_lib.STATUSES}.")
-        for column, value in (("dna", dna), ("model", model), ("error", error),
-                              ("decisions", decisions)):
-            if not (isinstance(value, str) or (value is None and column != "dna")):
-                raise errors.StoreError(f"{where}'s {column} is a {type(value).__name__}, "
-                                        "expected JSON text.")
-        reward = self._json(reward, f"trial {trial_id}'s reward") if reward is not None else None
-        if isinstance(reward, list):
-            reward = tuple(reward)
-        if not (reward is None or _is_number(reward)
-                or (isinstance(reward, tuple) and all(_is_number(r) for r in reward))):
-            raise errors.StoreError(f"{where}'s reward is {reward!r:.200}; expected a number, "
-                                    "a list of numbers, or null.")
-        metrics = self._json(metrics, f"trial {trial_id}'s metrics") if metrics else {}
-        _check_metrics(metrics, f"{where}'s metrics", numbers_only=False)
-        # Shown to people only (decision name -> value): plain JSON, never decoded further.
-        decisions = self._json(decisions, f"trial {trial_id}'s decisions") if decisions else None
-        if not (decisions is None or isinstance(decisions, dict)):
-            raise errors.StoreError(f"{where}'s decisions are {decisions!r:.200}; expected a "
-                                    "JSON object of decision name -> value.")
-        return trial_lib.Trial(
-            id=trial_id, dna=None, dna_json=dna, status=status, model_json=model,
-            metrics=metrics, reward=reward, error=error,
-            measurements=measurements, created=created, started=started,
-            finished=finished, attempts=attempts, decisions=decisions)
+# Reading rows, shared with the read-only `reporting.StoreView`.
+
+def read_rows(db: sqlite3.Connection, path: Optional[str], sql: str, params=()) -> List[tuple]:
+    """A read; a missing table or column (a changed schema) is a `StoreError`."""
+    try:
+        return db.execute(sql, params).fetchall()
+    except sqlite3.DatabaseError as e:
+        raise errors.StoreError(
+            f"{path} cannot be read as a symbolic_automl trial store "
+            f"(SQLite said: {e}); was it written by another version or program?") from e
+
+
+def load_json(path: Optional[str], text: Any, what: str) -> Any:
+    """Plain JSON from the store (`json.loads`, never PyGlove's decoder)."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as e:
+        raise errors.StoreError(
+            f"{path}: {what} is not valid JSON ({e}): {str(text)[:200]!r}") from e
+
+
+def measurements_from_rows(path: Optional[str], rows) -> Dict[int, List[trial_lib.Measurement]]:
+    """`(trial_id, step, elapsed, metrics)` rows as each trial's measurements."""
+    out: Dict[int, List[trial_lib.Measurement]] = {}
+    for trial_id, step, elapsed, metrics in rows:
+        what = f"trial {trial_id}'s measurement at step {step}"
+        metrics = load_json(path, metrics, what)
+        _check_metrics(metrics, f"{path}: {what}", numbers_only=True)
+        out.setdefault(trial_id, []).append(trial_lib.Measurement(step, metrics, elapsed))
+    return out
+
+
+def trial_from_row(path: Optional[str], row, measurements) -> trial_lib.Trial:
+    """A `trials` row (id, dna, status, model, metrics, reward, error, created,
+    started, finished, attempts, decisions) as a `Trial`.
+
+    Metrics, reward and decisions are plain JSON checked for their shape; the
+    model and DNA stay JSON text until `Trial.model` / `Trial.dna` load them
+    (refusing pickles and code).
+    """
+    (trial_id, dna, status, model, metrics, reward, error, created, started,
+     finished, attempts, decisions) = row
+    where = f"{path}: trial {trial_id}"
+    if status not in trial_lib.STATUSES:
+        raise errors.StoreError(f"{where} has status {status!r}; expected one of "
+                                f"{trial_lib.STATUSES}.")
+    for column, value in (("dna", dna), ("model", model), ("error", error),
+                          ("decisions", decisions)):
+        if not (isinstance(value, str) or (value is None and column != "dna")):
+            raise errors.StoreError(f"{where}'s {column} is a {type(value).__name__}, "
+                                    "expected JSON text.")
+    reward = load_json(path, reward, f"trial {trial_id}'s reward") if reward is not None else None
+    if isinstance(reward, list):
+        reward = tuple(reward)
+    if not (reward is None or _is_number(reward)
+            or (isinstance(reward, tuple) and all(_is_number(r) for r in reward))):
+        raise errors.StoreError(f"{where}'s reward is {reward!r:.200}; expected a number, "
+                                "a list of numbers, or null.")
+    metrics = load_json(path, metrics, f"trial {trial_id}'s metrics") if metrics else {}
+    _check_metrics(metrics, f"{where}'s metrics", numbers_only=False)
+    # Shown to people only (decision name -> value): plain JSON, never decoded further.
+    decisions = (load_json(path, decisions, f"trial {trial_id}'s decisions") if decisions
+                 else None)
+    if not (decisions is None or isinstance(decisions, dict)):
+        raise errors.StoreError(f"{where}'s decisions are {decisions!r:.200}; expected a "
+                                "JSON object of decision name -> value.")
+    return trial_lib.Trial(
+        id=trial_id, dna=None, dna_json=dna, status=status, model_json=model,
+        metrics=metrics, reward=reward, error=error,
+        measurements=measurements, created=created, started=started,
+        finished=finished, attempts=attempts, decisions=decisions)
 
 
 def add_missing_columns(db: sqlite3.Connection) -> None:

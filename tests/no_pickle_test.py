@@ -131,8 +131,7 @@ def test_store_model_and_dna_records_are_loaded_without_running_code(tmp_path, h
                                                 r"Refusing to load \$\.value: it is a pickled"):
         trials[1].dna
     result = trial_lib.Result(trials, ["reward"])
-    with pytest.raises(errors.StoreError, match="Refusing to load"):
-        result.summary()
+    assert "trials (completed=3)" in result.summary()  # Shows recorded decisions, not DNA.
     with pytest.raises(errors.StoreError, match="Refusing to load"):
         [t.model for t in result.top(3)]
     # Resuming replays every DNA: it stops with the same clear error.
@@ -177,6 +176,14 @@ def test_hostile_measurements_and_meta_run_nothing(tmp_path, hostile_pickle):
     store = sa.TrialStore(path)
     assert json.loads(store.get_meta("space"))["width"]["_type"] == OPAQUE_TAG  # Data only.
     store.close()
+    # The read-only view (dashboard, report, TensorBoard) rebuilds the space when it is safe.
+    from symbolic_automl.reporting import store_view  # pylint: disable=g-import-not-at-top
+    view = store_view.StoreView(path)
+    assert view.space() is None
+    _tamper(root, "UPDATE trials SET model=? WHERE id=1", json.dumps(hostile_pickle.json()))
+    with pytest.raises(errors.StoreError, match=r"Trial 1's recorded model .*\$: it is a pickled"):
+        view.trials()[0].model
+    view.close()
     _tamper(root, "UPDATE meta SET value=? WHERE key='objectives'", "{garbage")
     with pytest.raises(errors.StoreError, match="meta 'objectives' is not valid JSON"):
         _stored_search(root, max_trials=5)

@@ -12,7 +12,6 @@ Example::
     trials = view.trials()                 # full `Trial`s (plots, reports)
 """
 
-import json
 import os
 import sqlite3
 import threading
@@ -76,11 +75,11 @@ class StoreView:
 
     def _query(self, sql: str, args=()) -> List[tuple]:
         with self._lock:
-            return self._db.execute(sql, args).fetchall()
+            return storage.read_rows(self._db, self.path, sql, args)
 
     def meta(self, key: str, default: Any = None) -> Any:
         rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
-        return default if not rows else json.loads(rows[0][0])
+        return default if not rows else storage.load_json(self.path, rows[0][0], f"meta {key!r}")
 
     def space(self):
         """The searched `Space`, rebuilt from the store when it recorded one, else None.
@@ -119,10 +118,10 @@ class StoreView:
         out = []
         for row in self._query(sql + " ORDER BY id", args):
             record = dict(zip(_ROW_COLUMNS + ("changed",), row))
-            record["reward"] = json.loads(record["reward"]) if record["reward"] else None
-            record["metrics"] = json.loads(record["metrics"]) if record["metrics"] else {}
-            record["decisions"] = (json.loads(record["decisions"]) if record["decisions"]
-                                   else None)
+            for column, empty in (("reward", None), ("metrics", {}), ("decisions", None)):
+                record[column] = (storage.load_json(self.path, record[column],
+                                                    f"trial {record['id']}'s {column}")
+                                  if record[column] else empty)
             out.append(record)
         return out
 
@@ -132,11 +131,8 @@ class StoreView:
         if trial_id is not None:
             sql += " WHERE trial_id=?"
             args = (trial_id,)
-        out: Dict[int, List[trial_lib.Measurement]] = {}
-        for tid, step, elapsed, metrics in self._query(sql + " ORDER BY trial_id, step", args):
-            out.setdefault(tid, []).append(trial_lib.Measurement(step, json.loads(metrics),
-                                                                 elapsed))
-        return out
+        return storage.measurements_from_rows(
+            self.path, self._query(sql + " ORDER BY trial_id, step", args))
 
     def model_json(self, trial_id: int) -> Optional[str]:
         rows = self._query("SELECT model FROM trials WHERE id=?", (trial_id,))
@@ -150,21 +146,10 @@ class StoreView:
         """Every trial as a `Trial` (DNA and model parsed lazily), with measurements."""
         measurements = self.measurements()
         decisions = "decisions" if self._has_decisions else "NULL"
-        out = []
-        for row in self._query(
-                "SELECT id, dna, status, model, metrics, reward, error, created, started, "
-                f"finished, attempts, {decisions} FROM trials ORDER BY id"):
-            (trial_id, dna, status, model, metrics, reward, error, created, started,
-             finished, attempts, recorded) = row
-            reward = json.loads(reward) if reward is not None else None
-            out.append(trial_lib.Trial(
-                id=trial_id, dna=None, dna_json=dna, status=status, model_json=model,
-                metrics=json.loads(metrics) if metrics else {},
-                reward=tuple(reward) if isinstance(reward, list) else reward, error=error,
-                measurements=measurements.get(trial_id, []), created=created,
-                started=started, finished=finished, attempts=attempts,
-                decisions=json.loads(recorded) if recorded else None))
-        return out
+        return [storage.trial_from_row(self.path, row, measurements.get(row[0], []))
+                for row in self._query(
+                    "SELECT id, dna, status, model, metrics, reward, error, created, started, "
+                    f"finished, attempts, {decisions} FROM trials ORDER BY id")]
 
     def result(self) -> trial_lib.Result:
         """The stored search as a `Result` (without its space)."""
