@@ -45,12 +45,12 @@ Objective = Union[str, Sequence[str]]
 
 def search(space: Any,
            algorithm: Any,
-           evaluator: Callable[[Any, trial_lib.TrialContext], dict],
-           max_trials: int,
+           evaluator: Optional[Callable[[Any, trial_lib.TrialContext], dict]] = None,
+           max_trials: Optional[int] = None,
            root_dir: Optional[str] = None,
            *,
            objective: Optional[Objective] = None,
-           direction: Union[str, Sequence[str]] = "max",
+           direction: Optional[Union[str, Sequence[str]]] = None,
            early_stopping: Optional[pg.tuning.EarlyStoppingPolicy] = None,
            max_consecutive_failures: int = 5,
            max_rejections: Optional[int] = None,
@@ -68,14 +68,17 @@ def search(space: Any,
         algorithm from `symbolic_automl.algorithms`.
       evaluator: `callable(model, context) -> dict of metrics`, e.g. a
         `KerasEvaluator`. Its `training` recipe may hold hyper-values, which
-        join the search space.
+        join the search space. Leave it out for a symbolic Keras model on which
+        `compile(...)` and `fit(x, y, validation_data=...)` were called: those
+        arguments are the recipe (see `symbolic_automl.keras.facade`).
       max_trials: number of evaluated trials, counted across resumes; trials
         turned away by a cheap check (status "rejected") do not count.
       root_dir: where the trial store (one SQLite file) and trained models go;
         `None` keeps everything in memory.
       objective: metric name(s) whose value is the reward; defaults to the
         evaluator's `objective`, else "reward". Several names = multi-objective.
-      direction: "max" or "min", one per objective.
+      direction: "max" or "min", one per objective; defaults to the evaluator's
+        `direction` (a recorded recipe scoring a loss says "min"), else "max".
       early_stopping: a `pg.tuning.EarlyStoppingPolicy` consulted on every
         intermediate report.
       max_consecutive_failures: stop with `TooManyFailuresError` after this
@@ -99,6 +102,10 @@ def search(space: Any,
     """
     if not isinstance(max_trials, int) or max_trials < 1:
         raise ValueError(f"max_trials must be a positive int, got {max_trials!r}.")
+    if evaluator is None:
+        evaluator = _recorded_evaluator(space)
+    if direction is None:
+        direction = getattr(evaluator, "direction", None) or "max"
     if not callable(evaluator):
         raise TypeError(f"evaluator must be callable as evaluator(model, context), got "
                         f"{type(evaluator).__name__}: {evaluator!r:.100}")
@@ -134,6 +141,17 @@ def search(space: Any,
             callbacks_lib.notify(observers, "on_search_end", result)
         finally:
             experiment.close()
+
+
+def _recorded_evaluator(space):
+    """The evaluator a symbolic Keras model's recorded compile/fit describe."""
+    facade = sys.modules.get("symbolic_automl.keras.facade")
+    if facade is not None and isinstance(space, facade.KerasModelFacade):
+        return space.recorded_evaluator()
+    raise TypeError(
+        "search needs evaluator=... (e.g. sa.KerasEvaluator(x, y, validation_data=...)), "
+        "or a symbolic Keras model on which compile(...) and fit(x, y, validation_data=...) "
+        f"were called to record the training recipe; got a {type(space).__name__} space.")
 
 
 def _objectives(objective, evaluator) -> List[str]:

@@ -44,6 +44,8 @@ class KerasEvaluator:
       steps_per_epoch: cap the steps of each epoch (quick proxy runs).
       callbacks: extra Keras callbacks for every trial.
       verbose: `model.fit` verbosity.
+      compile_options: more `model.compile` arguments (e.g. `loss_weights`).
+      fit_options: more `model.fit` arguments (e.g. `class_weight`, `shuffle`).
     """
 
     # The search gives each trial a directory for `model.keras` and keeps the best.
@@ -54,7 +56,8 @@ class KerasEvaluator:
                  validation_split: Optional[float] = None, strategy: Any = None,
                  mixed_precision: bool = False, jit_compile: Any = "auto",
                  steps_per_epoch: Optional[int] = None, callbacks: Sequence[Any] = (),
-                 verbose: int = 0):
+                 verbose: int = 0, compile_options: Optional[dict] = None,
+                 fit_options: Optional[dict] = None):
         if x is None:
             raise ValueError("KerasEvaluator needs training data: x (and y) arrays or a dataset.")
         if validation_data is None and validation_split is None:
@@ -79,6 +82,8 @@ class KerasEvaluator:
         self.steps_per_epoch = steps_per_epoch
         self.callbacks = list(callbacks)
         self.verbose = verbose
+        self.compile_options = dict(compile_options or {})
+        self.fit_options = dict(fit_options or {})
         self._logged_devices = False
 
     def __call__(self, model: Any, context) -> dict:
@@ -102,7 +107,8 @@ class KerasEvaluator:
                 optimizer=training.make_optimizer(steps),
                 loss=training.make_loss(),
                 metrics=training.make_metrics(),
-                jit_compile=self.jit_compile)
+                jit_compile=self.jit_compile,
+                **self.compile_options)
         x, y = training.prepare_training_data(self.x, self.y)
         history = keras_model.fit(
             x, y,
@@ -112,7 +118,8 @@ class KerasEvaluator:
             batch_size=None if _is_dataset(x) else int(training.batch_size),
             steps_per_epoch=self.steps_per_epoch,
             callbacks=[_ReportToContext(context)] + self.callbacks,
-            verbose=self.verbose)
+            verbose=self.verbose,
+            **self.fit_options)
         metrics = {k: float(v[-1]) for k, v in history.history.items() if v}
         if self.objective not in metrics:
             raise KeyError(

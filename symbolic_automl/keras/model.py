@@ -16,26 +16,50 @@ Example (the Keras code with one import changed and literals made hyper-values):
     hidden = keras.layers.Dense(pg.oneof([32, 64]), activation="relu")(inputs)
     outputs = keras.layers.Dense(3)(keras.layers.Concatenate()([inputs, hidden]))
     functional = keras.Model(inputs, outputs)
+
+A choice among layers is called inline, and `keras.ops` / tensor arithmetic
+are recorded as nodes::
+
+    h = pg.oneof([keras.layers.Conv2D(8, 3, padding="same"),
+                  keras.layers.MaxPooling2D(3, 1, padding="same")])(x)
+    h = keras.ops.relu(h) + x
+
+A model without hyper-values left is also the Keras model it builds
+(`summary()`, `fit`, `predict`, `save`...), and `compile`/`fit` on a space
+record the training recipe for `sa.search` (see `symbolic_automl.keras.facade`).
 """
 
 from typing import Any, Dict, List
 
 import pyglove as pg
 
+from symbolic_automl.keras import facade
 from symbolic_automl.keras import spec
-from symbolic_automl.keras.tensor import InputSpec, SymbolicTensor, tensors_in
+from symbolic_automl.keras.tensor import InputSpec, Op, SymbolicTensor, tensors_in
 
 
-class Sequential(pg.Object):
-    """Symbolic `keras.Sequential`; its layers (and their arguments) are searchable."""
+class Sequential(facade.KerasModelFacade, pg.Object):
+    """Symbolic `keras.Sequential`; its layers (and their arguments) are searchable.
+
+    Note: `model.layers` is the symbolic list (what you search and rebind);
+    `model.keras_model.layers` are the built Keras layers.
+    """
 
     layers: pg.typing.List(pg.typing.Any(), default=[])
     name: pg.typing.Str().noneable() = None
+
+    def __new__(cls, *args, **kwargs):
+        if spec.building_keras() and not spec.is_pyglove_internal_call(kwargs):
+            import keras  # pylint: disable=g-import-not-at-top
+
+            return keras.Sequential(*args, **kwargs)
+        return super().__new__(cls)
 
     def add(self, layer: Any) -> None:
         """Appends a layer, as `keras.Sequential.add` does."""
         self.layers.append(layer)
 
+    @spec.builds_keras
     def to_keras(self):
         import keras  # pylint: disable=g-import-not-at-top
 
@@ -57,7 +81,7 @@ class Node(pg.Object):
     kwargs: pg.typing.Dict([(pg.typing.StrKey(), pg.typing.Any())], default={})
 
 
-class Model(pg.Object):
+class Model(facade.KerasModelFacade, pg.Object):
     """Symbolic functional `keras.Model(inputs, outputs)`.
 
     Built from symbolic tensors like Keras's functional API; stored as a flat
@@ -75,9 +99,18 @@ class Model(pg.Object):
             nodes, inputs, outputs = _trace(inputs, outputs)
         super().__init__(inputs=inputs, outputs=outputs, nodes=nodes, name=name, **kwargs)
 
+    def __new__(cls, *args, **kwargs):
+        if spec.building_keras() and not spec.is_pyglove_internal_call(kwargs):
+            import keras  # pylint: disable=g-import-not-at-top
+
+            return keras.Model(*args, **kwargs)
+        return super().__new__(cls)
+
+    @spec.builds_keras
     def to_keras(self):
         import keras  # pylint: disable=g-import-not-at-top
 
+        spec.check_fixed(self)
         tensors: Dict[str, Any] = {}
         layers: Dict[str, Any] = {}
 
@@ -85,7 +118,9 @@ class Model(pg.Object):
             if isinstance(value, Ref):
                 return tensors[value.node]
             if isinstance(value, (list, tuple)):
-                return [resolve(v) for v in value]
+                # Tuples stay tuples: an indexing key x[:, 0] is one.
+                resolved = [resolve(v) for v in value]
+                return tuple(resolved) if isinstance(value, tuple) else resolved
             if isinstance(value, dict):
                 return {k: resolve(v) for k, v in value.items()}
             return spec.to_keras_value(value)
@@ -96,8 +131,12 @@ class Model(pg.Object):
                 continue
             if isinstance(node.layer, Ref):
                 layer = layers[node.layer.node]
-            else:
+            elif hasattr(node.layer, "to_keras"):
                 layer = node.layer.to_keras()
+            else:
+                raise TypeError(
+                    f"Node {node.name!r} applies {node.layer!r:.200}, which is not a layer: a "
+                    "choice called on tensors (pg.oneof([...])(x)) must choose among layers.")
             layers[node.name] = layer
             tensors[node.name] = layer(
                 *[resolve(a) for a in node.args], **resolve(dict(node.kwargs)))
@@ -136,7 +175,8 @@ def _trace(inputs, outputs):
     nodes = []
     for i, tensor in enumerate(order):
         layer = tensor if isinstance(tensor, InputSpec) else tensor.layer
-        name = f"{type(layer).__name__.lower()}_{i}"
+        label = layer.name.split(".")[-1] if isinstance(layer, Op) else type(layer).__name__
+        name = f"{label.lower()}_{i}"
         names[id(tensor)] = name
         if isinstance(tensor, InputSpec):
             nodes.append(Node(name=name, layer=tensor))
@@ -151,6 +191,24 @@ def _trace(inputs, outputs):
                           args=[to_ref(a) for a in tensor.args],
                           kwargs={k: to_ref(v) for k, v in tensor.kwargs.items()}))
     return nodes, _replace_tensors(inputs, names), _replace_tensors(outputs, names)
+
+
+def upstream_inputs(outputs) -> List[InputSpec]:
+    """The `Input(...)` objects that `outputs` depend on, in the order first met."""
+    found: Dict[int, InputSpec] = {}
+    seen = set()
+    stack = list(reversed(tensors_in(outputs)))
+    while stack:
+        tensor = stack.pop()
+        if id(tensor) in seen:
+            continue
+        seen.add(id(tensor))
+        if isinstance(tensor, InputSpec):
+            found[id(tensor)] = tensor
+        else:
+            upstream = tensors_in([tensor.args, tensor.kwargs])
+            stack.extend(reversed(upstream))
+    return list(found.values())
 
 
 def _replace_tensors(value, names):

@@ -17,7 +17,10 @@ Example::
     layer = pg.materialize(dense, pg.DNA(1)).to_keras()   # keras Dense(64)
 """
 
+import contextlib
+import functools
 import inspect
+import threading
 from typing import Any, Dict, List, Optional, Type
 
 import pyglove as pg
@@ -25,20 +28,72 @@ import pyglove as pg
 from symbolic_automl import errors
 
 
+_state = threading.local()
+
+# Keyword arguments PyGlove passes when it re-creates a symbolic object itself
+# (clone, from_json, materialize): such a call always wants the spec.
+_PYGLOVE_INTERNAL_KWARGS = ("allow_partial", "sealed", "root_path")
+
+
+def is_pyglove_internal_call(kwargs: Dict[str, Any]) -> bool:
+    """Whether constructor kwargs come from PyGlove re-creating an object itself."""
+    return any(k in kwargs for k in _PYGLOVE_INTERNAL_KWARGS)
+
+
+def building_keras() -> bool:
+    """Whether real Keras objects are being built now (see `keras_building`)."""
+    return getattr(_state, "depth", 0) > 0
+
+
+@contextlib.contextmanager
+def keras_building():
+    """While active, mirror constructors return real Keras objects.
+
+    `to_keras()` builds under it, and so does a custom layer's constructor
+    (`layers.Layer` subclasses): `layers.Dense(units)` written in the
+    `__init__` of a layer of yours then makes the Dense layer Keras needs,
+    not a symbolic one.
+    """
+    _state.depth = getattr(_state, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _state.depth -= 1
+
+
+def builds_keras(method):
+    """Decorates a `to_keras`-like method to run under `keras_building()`."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with keras_building():
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
 class KerasSpec(pg.Object):
-    """Base of every symbolic Keras class: fields are constructor arguments."""
+    """Base of every symbolic Keras class: fields are constructor arguments.
+
+    Called while Keras objects are being built (inside `to_keras()`, or in the
+    constructor of a custom `layers.Layer`), the constructor of a generated
+    spec class returns the real Keras object instead, so the same mirror names
+    serve both the search space and the code that runs at build time.
+    """
 
     # The Keras class this spec builds; set on each generated subclass.
     keras_class = None
 
+    def __new__(cls, *args, **kwargs):
+        if (cls.keras_class is not None and building_keras()
+                and not is_pyglove_internal_call(kwargs)):
+            return cls.keras_class(*args, **kwargs)
+        return super().__new__(cls)
+
+    @builds_keras
     def to_keras(self) -> Any:
         """Builds the Keras object with the arguments given to this spec."""
-        if not pg.is_deterministic(self):
-            raise errors.SearchSpaceError(
-                f"{type(self).__name__} still holds hyper-values at "
-                f"{_hyper_paths(self)}; materialize it (pg.materialize or a search) "
-                "before building the Keras object."
-            )
+        check_fixed(self)
         return self.keras_class(**self.constructor_kwargs())
 
     def constructor_kwargs(self) -> Dict[str, Any]:
@@ -46,7 +101,17 @@ class KerasSpec(pg.Object):
         return {k: to_keras_value(v) for k, v in self.sym_init_args.items()}
 
 
-def _hyper_paths(value: pg.Symbolic) -> List[str]:
+def check_fixed(value: pg.Symbolic, action: str = "building the Keras object") -> None:
+    """Raises `SearchSpaceError` naming the hyper-values left in `value`, if any."""
+    if not pg.is_deterministic(value):
+        raise errors.SearchSpaceError(
+            f"{type(value).__name__} still holds hyper-values at "
+            f"{hyper_paths(value)}; materialize it (pg.materialize or a search) "
+            f"before {action}."
+        )
+
+
+def hyper_paths(value: pg.Symbolic) -> List[str]:
     """Paths (from the root of `value`'s tree) of the hyper-values inside it."""
     paths = []
 
