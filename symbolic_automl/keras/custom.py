@@ -44,6 +44,7 @@ a layer taking other layers as arguments needs its own `get_config` /
 """
 
 import functools
+import inspect
 from typing import Any, Optional, Type
 
 import keras
@@ -88,6 +89,17 @@ def _register(cls, spec_base: Type[spec.KerasSpec]) -> None:
     keras.saving.register_keras_serializable(package=cls.__module__)(cls)
 
 
+def _accepted_arguments(cls) -> Optional[set]:
+    """The constructor's argument names, or None when it takes **kwargs."""
+    try:
+        parameters = inspect.signature(cls.__init__).parameters
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+        return None
+    return set(parameters)
+
+
 def symbolic_class_of(cls) -> Optional[Type[spec.KerasSpec]]:
     """The symbolic stand-in of a class defined against the mirror, else None."""
     return cls.__dict__.get(_SYMBOLIC) if isinstance(cls, type) else None
@@ -100,7 +112,20 @@ def _custom_base(keras_base: type, spec_base: Type[spec.KerasSpec], doc: str) ->
 
     def from_config(cls, config):
         with spec.keras_building():
-            return super(base, cls).from_config(config)
+            accepted = _accepted_arguments(cls)
+            if accepted is None:
+                return super(base, cls).from_config(config)
+            # Keras's automatic config adds `name`, `trainable` and `dtype`, which
+            # a constructor without **kwargs (`super().__init__()`) cannot take:
+            # plain Keras then fails to reload the layer. Set them afterwards.
+            config = dict(config)
+            extra = {k: config.pop(k) for k in list(config) if k not in accepted}
+            instance = super(base, cls).from_config(config)
+            if "name" in extra:
+                instance.name = extra["name"]
+            if "trainable" in extra:
+                instance.trainable = extra["trainable"]
+            return instance
 
     base = CustomClassType(keras_base.__name__, (keras_base,), {
         "__module__": __name__,

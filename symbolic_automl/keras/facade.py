@@ -91,10 +91,12 @@ class KerasModelFacade:
     def summary(self, *args, **kwargs):
         """The Keras summary; on a space, the hyper-values left to search."""
         if self._is_space():
-            paths = spec.hyper_paths(self)
+            hypers = pg.query(self, where=lambda v: isinstance(v, pg.hyper.HyperValue),
+                              enter_selected=False)
+            lines = [f"  {path}: {pg.format(value, compact=True)}" for path, value in hypers.items()]
             print_fn = kwargs.get("print_fn") or print
-            print_fn(f"{type(self).__name__} search space with {len(paths)} hyper-value(s) "
-                     f"left: {', '.join(paths)}.\n{pg.format(self, compact=False, verbose=False)}")
+            print_fn(f"{type(self).__name__} search space, {len(lines)} hyper-value(s) left "
+                     "(nothing built yet):\n" + "\n".join(lines))
             return None
         return self.keras_model.summary(*args, **kwargs)
 
