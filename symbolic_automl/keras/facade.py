@@ -54,6 +54,10 @@ _LOWER_IS_BETTER = re.compile(
     r"^rmse$)")
 
 
+class _NotBuiltError(errors.SearchSpaceError, AttributeError):
+    """A Keras attribute asked of a model that is still a search space."""
+
+
 class KerasModelFacade:
     """Mixin of the symbolic Keras models: the Keras model API, see the module doc."""
 
@@ -84,6 +88,12 @@ class KerasModelFacade:
 
     def __getattr__(self, name):
         if name in _KERAS_ATTRIBUTES:
+            if self._is_space():
+                # An AttributeError too, so that hasattr() answers False on a space.
+                raise _NotBuiltError(
+                    f"{type(self).__name__}.{name} is an attribute of the Keras model it "
+                    f"builds, and it still holds hyper-values at {spec.hyper_paths(self)}: "
+                    "materialize it (pg.materialize or a search) first.")
             return getattr(self.keras_model, name)
         raise AttributeError(
             f"{type(self).__name__!r} object has no attribute {name!r}")
