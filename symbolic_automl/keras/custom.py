@@ -45,7 +45,7 @@ a layer taking other layers as arguments needs its own `get_config` /
 
 import functools
 import inspect
-from typing import Any, Optional, Type
+from typing import Optional, Type
 
 import keras
 
@@ -152,8 +152,3 @@ Metric = _custom_base(
     keras.metrics.Metric, spec.KerasSpec,
     "`keras.metrics.Metric` for your own metrics: subclasses get a symbolic stand-in.")
 
-
-def is_spec_of(value: Any, cls: type) -> bool:
-    """Whether `value` is the symbolic stand-in of `cls` (or of a subclass)."""
-    return isinstance(value, spec.KerasSpec) and isinstance(value.keras_class, type) \
-        and issubclass(value.keras_class, cls)

@@ -51,8 +51,7 @@ class RecordingNamespace:
     def __init__(self, module: str, prefix: str = ""):
         self._module = module
         self._prefix = prefix
-        self.__name__ = f"{__name__}.{prefix}".rstrip(".") if module == "ops" else \
-            f"symbolic_automl.keras.{module}"
+        self.__name__ = f"symbolic_automl.keras.{module}.{prefix}".rstrip(".")
 
     def _real(self):
         value = {"ops": keras.ops, "activations": keras.activations}[self._module]
@@ -75,7 +74,7 @@ class RecordingNamespace:
         return [n for n in dir(self._real()) if not n.startswith("_")]
 
     def __repr__(self):
-        return f"<recording mirror of keras.{self._module}{'.' + self._prefix[:-1] if self._prefix else ''}>"
+        return f"<recording mirror of keras.{self._module}.{self._prefix}>".replace(".>", ">")
 
 
 _ops = RecordingNamespace("ops")

@@ -15,6 +15,14 @@ Example::
     SymbolicDense = spec.symbolic_class(keras.layers.Dense)
     dense = SymbolicDense(pg.oneof([32, 64]), activation="relu")
     layer = pg.materialize(dense, pg.DNA(1)).to_keras()   # keras Dense(64)
+
+While Keras objects are being built (`keras_building()`: inside `to_keras()`,
+or a custom layer's constructor), the generated constructors return the real
+Keras objects instead, so code that runs at build time can use the mirror's
+names::
+
+    with spec.keras_building():
+        SymbolicDense(8)                                    # a keras Dense(8)
 """
 
 import contextlib
