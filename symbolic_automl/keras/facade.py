@@ -66,12 +66,8 @@ class KerasModelFacade:
     @property
     def keras_model(self):
         """The Keras model this fixed symbolic model builds (built once, cached)."""
-        model = getattr(self, "_keras_model", None)
-        if model is None:
-            spec.check_fixed(self, "using it as a Keras model (or search it: sa.search)")
-            model = self.to_keras()
-            self._set_raw_attr("_keras_model", model)
-        return model
+        spec.check_fixed(self, "using it as a Keras model (or search it: sa.search)")
+        return spec.built_once(self, "_keras_model")
 
     def _on_bound(self):
         super()._on_bound()

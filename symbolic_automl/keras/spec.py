@@ -109,6 +109,18 @@ class KerasSpec(pg.Object):
         return {k: to_keras_value(v) for k, v in self.sym_init_args.items()}
 
 
+def built_once(value: pg.Symbolic, attribute: str) -> Any:
+    """`value.to_keras()`, kept on `value` under `attribute` (not symbolic) and reused.
+
+    The owner clears the attribute in `_on_bound`, so a rebind builds afresh.
+    """
+    built = getattr(value, attribute, None)
+    if built is None:
+        built = value.to_keras()
+        value._set_raw_attr(attribute, built)  # pylint: disable=protected-access
+    return built
+
+
 def check_fixed(value: pg.Symbolic, action: str = "building the Keras object") -> None:
     """Raises `SearchSpaceError` naming the hyper-values left in `value`, if any."""
     if not pg.is_deterministic(value):

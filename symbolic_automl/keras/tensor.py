@@ -199,11 +199,7 @@ class LayerSpec(spec.KerasSpec):
 
     def built_layer(self):
         """The Keras layer this (fixed) spec builds, made once and then reused."""
-        layer = getattr(self, "_built_layer", None)
-        if layer is None:
-            layer = self.to_keras()
-            self._set_raw_attr("_built_layer", layer)
-        return layer
+        return spec.built_once(self, "_built_layer")
 
     def _on_bound(self):
         super()._on_bound()

@@ -16,15 +16,6 @@ from symbolic_automl import keras
 from symbolic_automl.keras import layers, ops
 
 
-def _configs(model):
-    configs = []
-    for layer in model.layers:
-        config = layer.get_config()
-        config.pop("name", None)
-        configs.append((type(layer).__name__, config))
-    return configs
-
-
 def _same_function(built, original, x):
     """Same weights in, same outputs out: the graphs compute the same function."""
     original.set_weights(built.get_weights())
@@ -48,13 +39,13 @@ def _helpers_graph(lib, width):
     return x, h
 
 
-def test_functional_helpers_build_what_keras_builds():
+def test_functional_helpers_build_what_keras_builds(layer_configs):
     x, h = _helpers_graph(keras, pg.oneof([4, 8]))
     space = keras.Model(x, h)
     assert len(pg.dna_spec(space).decision_points) == 1
     built = pg.materialize(space, pg.DNA(1)).to_keras()
     original = plain_keras.Model(*_helpers_graph(plain_keras, 8))
-    assert _configs(built) == _configs(original)
+    assert layer_configs(built) == layer_configs(original)
     assert built.count_params() == original.count_params()
     _same_function(built, original, X16)
     restored = sa.export.loads(sa.export.dumps(space))
@@ -139,7 +130,7 @@ def test_inline_choice_among_layers_is_one_searchable_node():
     assert pg.eq(sa.export.loads(sa.export.dumps(space)), space)
 
 
-def test_inline_choice_in_a_residual_block_matches_the_plain_model():
+def test_inline_choice_in_a_residual_block_matches_the_plain_model(layer_configs):
     def block(lib, op):
         x = lib.Input(shape=(8, 8, 4))
         return x, lib.layers.add([x, op(x)])
@@ -150,7 +141,7 @@ def test_inline_choice_in_a_residual_block_matches_the_plain_model():
     space = keras.Model(x, y)
     built = pg.materialize(space, pg.DNA(0)).to_keras()
     original = plain_keras.Model(*block(plain_keras, plain_keras.layers.Conv2D(4, 3, padding="same")))
-    assert _configs(built) == _configs(original)
+    assert layer_configs(built) == layer_configs(original)
     _same_function(built, original, np.ones((1, 8, 8, 4), "float32"))
 
 

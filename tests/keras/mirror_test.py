@@ -11,15 +11,6 @@ import symbolic_automl as sa
 from symbolic_automl import keras
 
 
-def _configs(model):
-    configs = []
-    for layer in model.layers:
-        config = layer.get_config()
-        config.pop("name", None)
-        configs.append((type(layer).__name__, config))
-    return configs
-
-
 def _annotated_cnn():
     return keras.Sequential([
         keras.Input(shape=(28, 28, 1)),
@@ -49,16 +40,16 @@ def _original_cnn(filters, kernel, activation, dropout):
     ([0, 0, 0, 0.25], (16, 3, "relu", 0.25)),
     ([2, 1, 1, 0.4], (64, 5, "swish", 0.4)),
 ])
-def test_annotated_sequential_equals_original(dna, values):
+def test_annotated_sequential_equals_original(dna, values, layer_configs):
     space = _annotated_cnn()
     assert len(pg.dna_spec(space).decision_points) == 4
     built = pg.materialize(space, pg.DNA(dna)).to_keras()
     original = _original_cnn(*values)
     assert built.count_params() == original.count_params()
-    assert _configs(built) == _configs(original)
+    assert layer_configs(built) == layer_configs(original)
 
 
-def test_functional_model_with_residual_and_shared_layer_equals_original():
+def test_functional_model_with_residual_and_shared_layer_equals_original(layer_configs):
     inputs = keras.Input(shape=(16,))
     shared = keras.layers.Dense(16, activation=pg.oneof(["relu", "tanh"]))
     h = shared(inputs)
@@ -73,7 +64,7 @@ def test_functional_model_with_residual_and_shared_layer_equals_original():
     y = d(plain_keras.layers.Add()([x, d(x)]))
     original = plain_keras.Model(x, plain_keras.layers.Dense(5)(y))
     assert built.count_params() == original.count_params() == 16 * 16 + 16 + 16 * 5 + 5
-    assert _configs(built) == _configs(original)
+    assert layer_configs(built) == layer_configs(original)
     assert built(np.ones((2, 16), "float32")).shape == (2, 5)
 
 
