@@ -18,6 +18,7 @@ from symbolic_automl.spaces.xd.circular_conv import CircularConv1D, CircularConv
 from symbolic_automl.spaces.xd.conversion import is_convolution, xd_arguments
 from symbolic_automl.spaces.xd.geometry import AxisPlan, plan_axis
 from symbolic_automl.spaces.xd import specs
+from symbolic_automl.spaces.xd.optimizer import SplitOptimizer
 from symbolic_automl.spaces.xd.layer import XD, XD1D, XD2D, is_arch_variable, xd_class
 from symbolic_automl.spaces.xd.relax import (
     arch_variables,
@@ -28,3 +29,4 @@ from symbolic_automl.spaces.xd.relax import (
     transfer_weights,
     xd_spec,
 )
+from symbolic_automl.spaces.xd.training import XDTraining

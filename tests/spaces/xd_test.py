@@ -204,3 +204,137 @@ def test_relax_built_functional_model_with_residual_keeps_trained_function():
         np.testing.assert_allclose(_np(relaxed(x)), _np(model(x)), rtol=1e-5, atol=1e-5)
         assert xd.count_weights(xd.model_variables(relaxed)) == model.count_params()
         assert (xd.count_weights(xd.arch_variables(relaxed)) > 0) == (arch == "butterfly")
+
+
+# ------------------------------------------------------- training and optimizers
+def _regression_data(seed=0, n=32):
+    rng = np.random.RandomState(seed)
+    x = rng.randn(n, 16, 2).astype("float32")
+    # A target no convolution of the CNN gives: a global (permuted) mix.
+    y = x[:, rng.permutation(16)].mean(axis=(1, 2))[:, None].repeat(3, 1)
+    return x, y.astype("float32")
+
+
+def _small_mirror():
+    from symbolic_automl import keras as sk  # pylint: disable=g-import-not-at-top
+
+    return sk.Sequential([sk.Input(shape=(16, 2)), sk.layers.Conv1D(4, 3, padding="same"),
+                          sk.layers.Flatten(), sk.layers.Dense(3)])
+
+
+def _relaxed_keras_model():
+    return xd.relax(_small_mirror()).to_keras()
+
+
+def _values(variables):
+    return [np.array(_np(v)) for v in variables]
+
+
+def test_arch_parameters_receive_nonzero_gradients():
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+    model = _relaxed_keras_model()
+    x, y = _regression_data()
+    arch = xd.arch_variables(model)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean((model(x, training=True) - y) ** 2)
+    grads = tape.gradient(loss, [v.value for v in arch])
+    assert len(arch) == 3  # M, L, K of one 1-D XD layer
+    for variable, grad in zip(arch, grads):
+        assert grad is not None and float(tf.reduce_max(tf.abs(grad))) > 0, variable.path
+
+
+@pytest.mark.parametrize("frozen", ["arch", "weights"])
+def test_each_variable_set_moves_only_under_its_own_optimizer(frozen):
+    model = _relaxed_keras_model()
+    x, y = _regression_data()
+    rates = {"arch": 0.0, "weights": 0.0}
+    rates["weights" if frozen == "arch" else "arch"] = 0.05
+    model.compile(optimizer=xd.SplitOptimizer(keras.optimizers.SGD(rates["weights"]),
+                                              keras.optimizers.Adam(rates["arch"])),
+                  loss="mse", jit_compile=False)
+    weights = xd.model_variables(model)
+    arch = xd.arch_variables(model)
+    before_w, before_a = _values(weights), _values(arch)
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    moved_w = max(np.abs(a - b).max() for a, b in zip(_values(weights), before_w))
+    moved_a = max(np.abs(a - b).max() for a, b in zip(_values(arch), before_a))
+    if frozen == "arch":
+        assert moved_a == 0.0 and moved_w > 1e-4
+    else:
+        assert moved_w == 0.0 and moved_a > 1e-4
+    assert int(_np(model.optimizer.iterations)) == 8
+    assert int(_np(model.optimizer.arch_optimizer.iterations)) == 8
+
+
+def test_xd_training_builds_split_optimizer_with_arch_schedule():
+    import pyglove as pg  # pylint: disable=g-import-not-at-top
+
+    recipe = xd.XDTraining(optimizer="sgd", learning_rate=0.1, schedule="cosine",
+                           arch_learning_rate=1e-2, arch_schedule="step", epochs=4)
+    optimizer = recipe.make_optimizer(steps_per_epoch=10)
+    assert isinstance(optimizer, xd.SplitOptimizer)
+    assert isinstance(optimizer.weights_optimizer, keras.optimizers.SGD)
+    assert isinstance(optimizer.arch_optimizer, keras.optimizers.Adam)
+    arch_rate = optimizer.arch_optimizer._learning_rate  # pylint: disable=protected-access
+    assert isinstance(arch_rate, keras.optimizers.schedules.PiecewiseConstantDecay)
+    assert float(_np(arch_rate(0))) == pytest.approx(1e-2)
+    assert float(_np(arch_rate(39))) == pytest.approx(1e-5)
+    frozen = xd.XDTraining(arch_learning_rate=0.0).make_optimizer(5)
+    assert float(_np(frozen.arch_optimizer.learning_rate)) == 0.0
+    import symbolic_automl as sa  # pylint: disable=g-import-not-at-top
+    with pytest.raises(sa.InfeasibleError, match="arch_optimizer"):
+        xd.XDTraining(arch_optimizer="lion").make_optimizer(5)
+    space = xd.XDTraining(arch_learning_rate=pg.floatv(1e-4, 1e-1, scale="log"))
+    assert len(pg.dna_spec(space).elements) == 1
+
+
+def test_search_tunes_the_arch_learning_rate_through_keras_evaluator(tmp_path):
+    import pyglove as pg  # pylint: disable=g-import-not-at-top
+    import symbolic_automl as sa  # pylint: disable=g-import-not-at-top
+
+    x, y = _regression_data(n=24)
+    training = xd.XDTraining(arch_learning_rate=pg.oneof([0.0, 0.05]), learning_rate=1e-3,
+                             loss="mse", metrics=[], epochs=1, batch_size=8)
+    evaluator = sa.KerasEvaluator(x, y, validation_data=(x, y), objective="val_loss",
+                                  jit_compile=False)
+    space = sa.Trainable(model=xd.relax(_small_mirror()), training=training)
+    result = sa.search(space, algorithm=pg.geno.Sweeping(),
+                       evaluator=evaluator, max_trials=2, root_dir=str(tmp_path),
+                       direction="min", progress=False)
+    trials = result.trials
+    assert len(trials) == 2
+    assert all(t.status == "completed" for t in trials), [t.error for t in trials]
+    # The saved model of a trial reloads with its split optimizer.
+    saved = list(tmp_path.rglob("*.keras"))
+    assert saved
+    reloaded = keras.models.load_model(saved[0])
+    assert isinstance(reloaded.optimizer, xd.SplitOptimizer)
+
+
+# ------------------------------------------------------------------ save, reload
+def test_learned_operations_round_trip_keras_file_and_json_plus_weights(tmp_path):
+    import pyglove as pg  # pylint: disable=g-import-not-at-top
+
+    symbolic = xd.relax(_small_mirror())
+    model = symbolic.to_keras()
+    x, y = _regression_data()
+    model.compile(optimizer=xd.XDTraining(arch_learning_rate=0.05, learning_rate=0.01)
+                  .make_optimizer(4), loss="mse", jit_compile=False)
+    model.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    arch = xd.arch_variables(model)
+    initial = xd.relax(_small_mirror()).to_keras()
+    assert any(np.abs(_np(a) - _np(b)).max() > 1e-4
+               for a, b in zip(arch, xd.arch_variables(initial)))  # operations were learned
+    expected = _np(model(x))
+    path = tmp_path / "xd.keras"
+    model.save(path)
+    reloaded = keras.models.load_model(path)
+    np.testing.assert_array_equal(_np(reloaded(x)), expected)
+    assert isinstance(reloaded.optimizer, xd.SplitOptimizer)
+    # JSON of the symbolic model plus a weights file (no pickles, no Keras config).
+    (tmp_path / "model.json").write_text(pg.to_json_str(symbolic))
+    model.save_weights(tmp_path / "model.weights.h5")
+    rebuilt = pg.from_json_str((tmp_path / "model.json").read_text()).to_keras()
+    rebuilt.load_weights(tmp_path / "model.weights.h5")
+    np.testing.assert_array_equal(_np(rebuilt(x)), expected)
