@@ -37,6 +37,7 @@ import numpy as np
 import pyglove as pg
 
 from symbolic_automl import errors
+from symbolic_automl.keras.norm_activation import BatchNormActivation, NormActivation
 
 INPUT = "input"
 OUTPUT = "output"
@@ -232,6 +233,11 @@ def compute_vertex_channels(input_channels: int, output_channels: int,
     ("classifier_activation", pg.typing.Str(default="softmax").noneable(),
      "Activation of the last layer: 'softmax' (default, for the sparse "
      "cross-entropy the Keras evaluator uses) or None for logits."),
+    ("norm_act", pg.typing.Object(NormActivation).noneable(),
+     "The normalization-activation slot after every convolution (stem, conv "
+     "vertices, projections). None (default): batch norm (`bn_momentum`, epsilon "
+     "1e-5) then ReLU, today's layers `{name}_bn`, `{name}_relu`; a "
+     "`NormActivation` replaces every one of those pairs."),
 ], init_arg_list=["cell"])
 class NASBench101Network(pg.Object):
     """The NAS-Bench-101 network around one cell; `to_keras()` builds it."""
@@ -248,7 +254,9 @@ class NASBench101Network(pg.Object):
         """A fresh Keras model of this network (raises `InfeasibleError` if infeasible)."""
         matrix, labels = self.cell.pruned()
         inputs = keras.Input(shape=tuple(self.input_shape))
-        bn = self.bn_momentum
+        # `bn`: the slot value every conv is followed by.
+        bn = self.norm_act or BatchNormActivation(
+            "relu", momentum=self.bn_momentum, epsilon=_BN_EPSILON, activation_layer="relu")
         net = _conv_bn_relu(inputs, 3, self.stem_channels, "stem", bn)
         channels = self.stem_channels
         for stack in range(self.num_stacks):
@@ -363,24 +371,24 @@ class ChannelTruncation(keras.layers.Layer):
         return {**super().get_config(), "channels": self.channels}
 
 
-def _conv_bn_relu(x, kernel_size: int, channels: int, name: str, bn_momentum: float):
+def _conv_bn_relu(x, kernel_size: int, channels: int, name: str, norm_act: NormActivation):
     x = keras.layers.Conv2D(channels, kernel_size, padding="same", use_bias=False,
                             kernel_initializer="variance_scaling", name=f"{name}_conv")(x)
-    x = keras.layers.BatchNormalization(momentum=bn_momentum, epsilon=_BN_EPSILON,
-                                        name=f"{name}_bn")(x)
-    return keras.layers.ReLU(name=f"{name}_relu")(x)
+    if isinstance(norm_act, BatchNormActivation):
+        return norm_act(x, name, act_name=f"{name}_relu")
+    return norm_act(x, name)
 
 
-def _apply_op(op: str, x, channels: int, name: str, bn_momentum: float):
+def _apply_op(op: str, x, channels: int, name: str, norm_act: NormActivation):
     if op == CONV3X3:
-        return _conv_bn_relu(x, 3, channels, name, bn_momentum)
+        return _conv_bn_relu(x, 3, channels, name, norm_act)
     if op == CONV1X1:
-        return _conv_bn_relu(x, 1, channels, name, bn_momentum)
+        return _conv_bn_relu(x, 1, channels, name, norm_act)
     return keras.layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_maxpool")(x)
 
 
 def _build_cell(inputs, matrix: np.ndarray, labels: List[str], channels: int, name: str,
-                bn_momentum: float):
+                norm_act: NormActivation):
     """One module, as the reference's `build_module`, on a pruned graph."""
     n = matrix.shape[0]
     vertex_channels = compute_vertex_channels(int(inputs.shape[-1]), channels, matrix)
@@ -397,17 +405,17 @@ def _build_cell(inputs, matrix: np.ndarray, labels: List[str], channels: int, na
                 add_in.append(x)
         if matrix[0, t]:
             add_in.append(_conv_bn_relu(inputs, 1, vertex_channels[t],
-                                        f"{name}_v{t}_projection", bn_momentum))
+                                        f"{name}_v{t}_projection", norm_act))
         x = add_in[0] if len(add_in) == 1 else keras.layers.Add(name=f"{name}_v{t}_add")(add_in)
-        tensors.append(_apply_op(labels[t], x, vertex_channels[t], f"{name}_v{t}", bn_momentum))
+        tensors.append(_apply_op(labels[t], x, vertex_channels[t], f"{name}_v{t}", norm_act))
         if matrix[t, n - 1]:
             concat_in.append(tensors[t])
     if not concat_in:
-        return _conv_bn_relu(inputs, 1, channels, f"{name}_output_projection", bn_momentum)
+        return _conv_bn_relu(inputs, 1, channels, f"{name}_output_projection", norm_act)
     outputs = concat_in[0] if len(concat_in) == 1 else keras.layers.Concatenate(
         name=f"{name}_concat")(concat_in)
     if matrix[0, n - 1]:
-        projection = _conv_bn_relu(inputs, 1, channels, f"{name}_output_projection", bn_momentum)
+        projection = _conv_bn_relu(inputs, 1, channels, f"{name}_output_projection", norm_act)
         outputs = keras.layers.Add(name=f"{name}_output_add")([outputs, projection])
     return outputs
 

@@ -16,7 +16,11 @@ Example::
 
 from symbolic_automl.spaces.darts.cell import DartsCell, Edge, Node, darts_cell_space
 from symbolic_automl.spaces.darts.genotype import (
+    DARTS_V1,
     DARTS_V2,
+    PUBLISHED,
+    AmoebaNet,
+    NASNet,
     Genotype,
     format_genotype,
     make_genotype,

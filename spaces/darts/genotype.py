@@ -43,6 +43,68 @@ DARTS_V2 = Genotype(
 
 DARTS = DARTS_V2
 
+# The other published cells of the reference `genotypes.py`.
+# NASNet-A (Zoph et al. 2018): five nodes per cell.
+NASNet = Genotype(
+    normal=[
+        ("sep_conv_5x5", 1), ("sep_conv_3x3", 0),
+        ("sep_conv_5x5", 0), ("sep_conv_3x3", 0),
+        ("avg_pool_3x3", 1), ("skip_connect", 0),
+        ("avg_pool_3x3", 0), ("avg_pool_3x3", 0),
+        ("sep_conv_3x3", 1), ("skip_connect", 1),
+    ],
+    normal_concat=[2, 3, 4, 5, 6],
+    reduce=[
+        ("sep_conv_5x5", 1), ("sep_conv_7x7", 0),
+        ("max_pool_3x3", 1), ("sep_conv_7x7", 0),
+        ("avg_pool_3x3", 1), ("sep_conv_5x5", 0),
+        ("skip_connect", 3), ("avg_pool_3x3", 2),
+        ("sep_conv_3x3", 2), ("max_pool_3x3", 1),
+    ],
+    reduce_concat=[4, 5, 6],
+)
+
+# AmoebaNet-A (Real et al. 2019); its reduction cell uses `conv_7x1_1x7`.
+AmoebaNet = Genotype(
+    normal=[
+        ("avg_pool_3x3", 0), ("max_pool_3x3", 1),
+        ("sep_conv_3x3", 0), ("sep_conv_5x5", 2),
+        ("sep_conv_3x3", 0), ("avg_pool_3x3", 3),
+        ("sep_conv_3x3", 1), ("skip_connect", 1),
+        ("skip_connect", 0), ("avg_pool_3x3", 1),
+    ],
+    normal_concat=[4, 5, 6],
+    reduce=[
+        ("avg_pool_3x3", 0), ("sep_conv_3x3", 1),
+        ("max_pool_3x3", 0), ("sep_conv_7x7", 2),
+        ("sep_conv_7x7", 0), ("avg_pool_3x3", 1),
+        ("max_pool_3x3", 0), ("max_pool_3x3", 1),
+        ("conv_7x1_1x7", 0), ("sep_conv_3x3", 5),
+    ],
+    reduce_concat=[3, 4, 6],
+)
+
+# First-order DARTS.
+DARTS_V1 = Genotype(
+    normal=[
+        ("sep_conv_3x3", 1), ("sep_conv_3x3", 0),
+        ("skip_connect", 0), ("sep_conv_3x3", 1),
+        ("skip_connect", 0), ("sep_conv_3x3", 1),
+        ("sep_conv_3x3", 0), ("skip_connect", 2),
+    ],
+    normal_concat=[2, 3, 4, 5],
+    reduce=[
+        ("max_pool_3x3", 0), ("max_pool_3x3", 1),
+        ("skip_connect", 2), ("max_pool_3x3", 0),
+        ("max_pool_3x3", 0), ("skip_connect", 2),
+        ("skip_connect", 2), ("avg_pool_3x3", 0),
+    ],
+    reduce_concat=[2, 3, 4, 5],
+)
+
+PUBLISHED = {"NASNet": NASNet, "AmoebaNet": AmoebaNet, "DARTS_V1": DARTS_V1,
+             "DARTS_V2": DARTS_V2}
+
 
 def _invalid(text, why):
     return errors.SearchSpaceError(

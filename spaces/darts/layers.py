@@ -83,12 +83,15 @@ class CellLayer(keras.layers.Layer):
         resolution of input 1 and is reduced by `FactorizedReduce`.
       drop_path_rate: rate of the `DropPath` after each op that is not an identity;
         0 builds no drop path at all.
+      norm_act: the normalization-activation slot of every op and preprocessing
+        (see `ops`); None is the reference's ReLU ... BN.
     """
 
     def __init__(self, edges: Sequence[Sequence[Tuple[str, int]]], concat: Sequence[int],
                  channels: int, reduction: bool = False, reduction_prev: bool = False,
-                 drop_path_rate: float = 0.0, **kwargs):
+                 drop_path_rate: float = 0.0, norm_act=None, **kwargs):
         super().__init__(**kwargs)
+        self.norm_act = ops.resolve_norm_act(norm_act)
         self.edges = [[(str(op), int(index)) for op, index in node] for node in edges]
         self.concat = [int(i) for i in concat]
         self.channels = channels
@@ -97,16 +100,17 @@ class CellLayer(keras.layers.Layer):
         self.drop_path_rate = float(drop_path_rate)
         _check_rate(self.drop_path_rate)
         if reduction_prev:
-            self.preprocess0 = ops.FactorizedReduce(channels)
+            self.preprocess0 = ops.FactorizedReduce(channels, norm_act=self.norm_act)
         else:
-            self.preprocess0 = ops.ReLUConvBN(channels, 1, 1, 0)
-        self.preprocess1 = ops.ReLUConvBN(channels, 1, 1, 0)
+            self.preprocess0 = ops.ReLUConvBN(channels, 1, 1, 0, norm_act=self.norm_act)
+        self.preprocess1 = ops.ReLUConvBN(channels, 1, 1, 0, norm_act=self.norm_act)
         self.edge_ops = []
         self.drop_paths = []
         for node in self.edges:
             for op_name, index in node:
                 stride = 2 if reduction and index < 2 else 1
-                op = ops.make_op(op_name, channels, stride, affine=True)
+                op = ops.make_op(op_name, channels, stride, affine=True,
+                                 norm_act=self.norm_act)
                 self.edge_ops.append(op)
                 # The reference drops every op's output except identities.
                 if self.drop_path_rate > 0 and not isinstance(op, ops.Identity):
@@ -161,7 +165,8 @@ class CellLayer(keras.layers.Layer):
         config = super().get_config()
         config.update(edges=self.edges, concat=self.concat, channels=self.channels,
                       reduction=self.reduction, reduction_prev=self.reduction_prev,
-                      drop_path_rate=self.drop_path_rate)
+                      drop_path_rate=self.drop_path_rate,
+                      **ops.norm_act_config(self.norm_act))
         return config
 
 
@@ -180,11 +185,15 @@ class AuxiliaryHeadCIFAR(keras.layers.Layer):
 
     ReLU, 5x5 average pool stride 3 (to 2x2), 1x1 conv to 128, BN, ReLU, 2x2 conv to
     768, BN, ReLU, linear to `num_classes`. Larger maps are averaged after the last
-    ReLU (identical at 8x8, where the map is 1x1).
+    ReLU (identical at 8x8, where the map is 1x1). With a fused `norm_act` (see
+    `ops`): pool, conv, layer, conv, layer, linear.
     """
 
-    def __init__(self, num_classes: int, loss_weight: float = 0.4, **kwargs):
+    def __init__(self, num_classes: int, loss_weight: float = 0.4, norm_act=None,
+                 **kwargs):
         super().__init__(**kwargs)
+        self.norm_act = ops.resolve_norm_act(norm_act)
+        self.activate = ops.opening_activation(self.norm_act)
         if not isinstance(loss_weight, (int, float)) or loss_weight < 0:
             raise ValueError(f"loss_weight must be a number >= 0, got {loss_weight!r}.")
         self.num_classes = num_classes
@@ -193,9 +202,9 @@ class AuxiliaryHeadCIFAR(keras.layers.Layer):
         self.pool = keras.layers.AveragePooling2D(5, strides=3, padding="valid",
                                                   data_format="channels_last")
         self.conv1 = keras.layers.Conv2D(128, 1, use_bias=False, data_format="channels_last")
-        self.bn1 = ops.batch_norm(True)
+        self.bn1 = ops.closing_norm(self.norm_act)
         self.conv2 = keras.layers.Conv2D(768, 2, use_bias=False, data_format="channels_last")
-        self.bn2 = ops.batch_norm(True)
+        self.bn2 = ops.closing_norm(self.norm_act)
         self.classifier = keras.layers.Dense(num_classes)
 
     def build(self, input_shape):
@@ -209,17 +218,22 @@ class AuxiliaryHeadCIFAR(keras.layers.Layer):
         self.classifier.build((shape[0], shape[-1]))
 
     def call(self, x, training=None):
-        x = self.pool(K.relu(x))
-        x = K.relu(self.bn1(self.conv1(x), training=training))
-        x = K.relu(self.bn2(self.conv2(x), training=training))
+        x = self.pool(self._activate(x))
+        x = self._activate(self.bn1(self.conv1(x), training=training))
+        x = self._activate(self.bn2(self.conv2(x), training=training))
         return self.classifier(K.mean(x, axis=(1, 2)))
+
+    def _activate(self, x):
+        # The batch-norm slot's activation; a fused layer has activated already.
+        return x if self.activate is None else self.activate(x)
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], self.num_classes)
 
     def get_config(self):
         config = super().get_config()
-        config.update(num_classes=self.num_classes, loss_weight=self.loss_weight)
+        config.update(num_classes=self.num_classes, loss_weight=self.loss_weight,
+                      **ops.norm_act_config(self.norm_act))
         return config
 
 

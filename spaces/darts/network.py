@@ -26,6 +26,7 @@ import keras
 import pyglove as pg
 
 from symbolic_automl import errors
+from symbolic_automl.keras.norm_activation import NormActivation
 from symbolic_automl.spaces.darts import genotype as genotype_lib
 from symbolic_automl.spaces.darts import layers
 from symbolic_automl.spaces.darts import ops
@@ -53,6 +54,11 @@ _MIN_AUXILIARY_SIZE = 8
      "Drop path rate of each non-identity op in training; 0 disables it."),
     ("stem_multiplier", pg.typing.Int(min_value=1, default=3),
      "The stem has `stem_multiplier * channels` channels."),
+    ("norm_act", pg.typing.Object(NormActivation, default=ops.DEFAULT_NORM_ACT),
+     "The normalization-activation slot of every op, preprocessing, the stem and "
+     "the auxiliary head. A `BatchNormActivation` (default: the reference's ReLU and "
+     "PyTorch BN) keeps ReLU-conv-BN; another layer replaces each BN and the "
+     "ReLU opening each op is dropped (conv-layer), see `ops`."),
 ])
 class DartsNetwork(pg.Object):
     """The DARTS evaluation network for CIFAR-style images; `to_keras()` builds it."""
@@ -105,7 +111,9 @@ class DartsNetwork(pg.Object):
         stem_channels = network.stem_multiplier * C
         x = keras.layers.Conv2D(stem_channels, 3, padding="same", use_bias=False,
                                 data_format="channels_last", name="stem_conv")(inputs)
-        x = ops.batch_norm(True, name="stem_bn")(x)
+        # The stem's batch norm has no activation after it: the reference's cells
+        # open with one. A fused slot layer takes its place and activates here.
+        x = ops.closing_norm(network.norm_act, name="stem_bn")(x)
         s0 = s1 = x
         normal_pairs = [[(e.op, e.input) for e in node.edges] for node in network.normal.nodes]
         reduce_pairs = [[(e.op, e.input) for e in node.edges] for node in network.reduce.nodes]
@@ -121,14 +129,14 @@ class DartsNetwork(pg.Object):
                 edges=reduce_pairs if reduction else normal_pairs,
                 concat=(network.reduce if reduction else network.normal).concat_indices,
                 channels=C_curr, reduction=reduction, reduction_prev=reduction_prev,
-                drop_path_rate=network.drop_path_prob,
+                drop_path_rate=network.drop_path_prob, norm_act=network.norm_act,
                 name=f"{'reduction' if reduction else 'normal'}_cell_{i}")
             s0, s1 = s1, cell([s0, s1])
             reduction_prev = reduction
             if i == network.auxiliary_index() and network.auxiliary:
                 aux_logits = layers.AuxiliaryHeadCIFAR(
                     network.num_classes, loss_weight=network.auxiliary_weight,
-                    name="auxiliary_head")(s1)
+                    norm_act=network.norm_act, name="auxiliary_head")(s1)
         x = keras.layers.GlobalAveragePooling2D(data_format="channels_last",
                                                 name="global_pooling")(s1)
         logits = keras.layers.Dense(network.num_classes, name="logits")(x)
@@ -157,7 +165,8 @@ class DartsNetwork(pg.Object):
 def darts_space(channels: int = 16, num_cells: int = 8, num_classes: int = 10,
                 input_shape=(32, 32, 3), auxiliary: bool = False,
                 auxiliary_weight: float = 0.4, drop_path_prob: float = 0.0,
-                num_nodes: int = 4, primitives=ops.PRIMITIVES) -> DartsNetwork:
+                num_nodes: int = 4, primitives=ops.PRIMITIVES,
+                norm_act: NormActivation = ops.DEFAULT_NORM_ACT) -> DartsNetwork:
     """The DARTS search space: independent normal and reduction cell spaces.
 
     Defaults are a small proxy network (the DARTS search setting: 16 channels,
@@ -175,7 +184,8 @@ def darts_space(channels: int = 16, num_cells: int = 8, num_classes: int = 10,
         reduce=darts_cell_space(num_nodes, primitives),
         channels=channels, num_cells=num_cells, num_classes=num_classes,
         input_shape=tuple(input_shape), auxiliary=auxiliary,
-        auxiliary_weight=auxiliary_weight, drop_path_prob=drop_path_prob)
+        auxiliary_weight=auxiliary_weight, drop_path_prob=drop_path_prob,
+        norm_act=norm_act)
 
 
 def genotype_to_dna(genotype: Union[genotype_lib.Genotype, str],

@@ -11,6 +11,22 @@ scale and shift, as in the DARTS search network (supernet).
 
 `OPS[name](C, stride, affine)` builds the op called `name` with `C` output channels, like
 the reference's `OPS` dict; input channels are read from the input when the layer builds.
+`conv_7x1_1x7` (AmoebaNet's factorized 7x7) is there too, as in the reference, though
+not among the searched `PRIMITIVES`.
+
+The normalization-activation slot. Every op here is activation -> conv -> BN: the
+activation that opens an op and the batch norm that closes it are the two halves of
+one slot, the `norm_act` argument (a `symbolic_automl.keras.NormActivation`):
+
+* a `BatchNormActivation` (the default, `DEFAULT_NORM_ACT`: ReLU, PyTorch's BN
+  momentum and epsilon) keeps the reference's order: its activation opens the op,
+  its batch norm (with its momentum and epsilon) closes it;
+* any other layer (an EvoNorm, which normalizes and activates at once) takes the
+  batch norm's place, after the conv, and the opening activation is dropped: the
+  op becomes conv -> layer, and the nonlinearity moves from before each conv to
+  after it. Since every state of a cell is a sum of op outputs (or a pool of
+  them), each conv then still reads activated features, as the paper's layers
+  replace BN-ReLU pairs.
 `OPS` includes `'none'` (`Zero`), which only the weight-sharing supernet uses; the
 evaluation search space samples from `PRIMITIVES`.
 
@@ -23,10 +39,14 @@ Example::
     y = layer(keras.ops.ones((1, 32, 32, 16)))     # shape (1, 16, 16, 16)
 """
 
-from typing import Callable, Dict
+from typing import Callable, Dict, Optional
 
 import keras
+import pyglove as pg
 from keras import ops as K
+
+from symbolic_automl.keras.norm_activation import BatchNormActivation, NormActivation
+from symbolic_automl.keras.norm_activation_layer import NormActivationLayer, as_norm_activation
 
 # PyTorch's BatchNorm2d defaults (momentum 0.1 of the new value, eps 1e-5).
 BN_MOMENTUM = 0.9
@@ -44,6 +64,55 @@ def batch_norm(affine: bool, name: str = None) -> keras.layers.BatchNormalizatio
     return keras.layers.BatchNormalization(
         axis=-1, momentum=BN_MOMENTUM, epsilon=BN_EPSILON,
         center=affine, scale=affine, name=name)
+
+
+DEFAULT_NORM_ACT = BatchNormActivation("relu", momentum=BN_MOMENTUM, epsilon=BN_EPSILON)
+
+
+def resolve_norm_act(norm_act) -> NormActivation:
+    """The slot value: `DEFAULT_NORM_ACT` for None, JSON (from a config) parsed."""
+    return DEFAULT_NORM_ACT if norm_act is None else as_norm_activation(norm_act)
+
+
+def opening_activation(norm_act: NormActivation) -> Optional[Callable]:
+    """The activation an op applies first: the batch norm slot's, else none."""
+    if not isinstance(norm_act, BatchNormActivation) or norm_act.activation is None:
+        return None
+    if norm_act.activation == "relu":
+        return K.relu
+    if norm_act.activation == "relu6":
+        return K.relu6
+    return keras.activations.get(norm_act.activation)
+
+
+def closing_norm(norm_act: NormActivation, affine: bool = True,
+                 name: str = None) -> keras.layers.Layer:
+    """The layer that closes an op: the batch norm (PyTorch-style, `affine` as the
+    reference), or the whole fused layer (which has its own parameters)."""
+    if isinstance(norm_act, BatchNormActivation):
+        return keras.layers.BatchNormalization(
+            axis=-1, momentum=norm_act.momentum, epsilon=norm_act.epsilon,
+            center=affine, scale=affine, name=name)
+    return NormActivationLayer(norm_act, name=name)
+
+
+def norm_act_config(norm_act: NormActivation) -> dict:
+    """Config entry for a slot value: none for the default (configs stay as before)."""
+    if pg.eq(norm_act, DEFAULT_NORM_ACT):
+        return {}
+    return {"norm_act": pg.to_json_str(norm_act)}
+
+
+class _Slotted:
+    """Mixin of ops that open with the slot's activation and close with its norm."""
+
+    def _init_slot(self, norm_act, affine):
+        self.norm_act = resolve_norm_act(norm_act)
+        self.activate = opening_activation(self.norm_act)
+        self.bn = closing_norm(self.norm_act, affine)
+
+    def _open(self, x):
+        return x if self.activate is None else self.activate(x)
 
 
 def _symmetric_padding(padding: int, name: str = None):
@@ -92,7 +161,7 @@ def _strided(size, stride):
 
 
 @_register
-class ReLUConvBN(_DartsOp):
+class ReLUConvBN(_Slotted, _DartsOp):
     """ReLU, then a `kernel_size` convolution (no bias), then batch norm.
 
     Example::
@@ -100,7 +169,8 @@ class ReLUConvBN(_DartsOp):
         ReLUConvBN(48, kernel_size=1)   # the cell's input preprocessing
     """
 
-    def __init__(self, C_out, kernel_size=1, stride=1, padding=0, affine=True, **kwargs):
+    def __init__(self, C_out, kernel_size=1, stride=1, padding=0, affine=True,
+                 norm_act=None, **kwargs):
         super().__init__(C_out, stride, affine, **kwargs)
         self.kernel_size = kernel_size
         self.padding = padding
@@ -108,7 +178,7 @@ class ReLUConvBN(_DartsOp):
         self.conv = keras.layers.Conv2D(
             C_out, kernel_size, strides=stride, padding="valid", use_bias=False,
             data_format="channels_last")
-        self.bn = batch_norm(affine)
+        self._init_slot(norm_act, affine)
 
     def build(self, input_shape):
         # Explicit so that a loaded model can rebuild the weights before reading them.
@@ -117,7 +187,7 @@ class ReLUConvBN(_DartsOp):
         self.bn.build(self.conv.compute_output_shape(shape))
 
     def call(self, x, training=None):
-        x = K.relu(x)
+        x = self._open(x)
         if self.pad is not None:
             x = self.pad(x)
         return self.bn(self.conv(x), training=training)
@@ -132,14 +202,16 @@ class ReLUConvBN(_DartsOp):
 
     def get_config(self):
         config = super().get_config()
-        config.update(kernel_size=self.kernel_size, padding=self.padding)
+        config.update(kernel_size=self.kernel_size, padding=self.padding,
+                      **norm_act_config(self.norm_act))
         return config
 
 
-class ReLUSepConvBN(keras.layers.Layer):
+class ReLUSepConvBN(_Slotted, keras.layers.Layer):
     """ReLU, depthwise conv (groups = channels), 1x1 conv, batch norm: one half of SepConv."""
 
-    def __init__(self, C_out, kernel_size, stride, padding, dilation, affine, **kwargs):
+    def __init__(self, C_out, kernel_size, stride, padding, dilation, affine,
+                 norm_act=None, **kwargs):
         super().__init__(**kwargs)
         self.pad = _symmetric_padding(padding) if padding else None
         self.depthwise = keras.layers.DepthwiseConv2D(
@@ -147,7 +219,7 @@ class ReLUSepConvBN(keras.layers.Layer):
             use_bias=False, data_format="channels_last")
         self.pointwise = keras.layers.Conv2D(
             C_out, 1, use_bias=False, data_format="channels_last")
-        self.bn = batch_norm(affine)
+        self._init_slot(norm_act, affine)
 
     def build(self, input_shape):
         shape = self.pad.compute_output_shape(input_shape) if self.pad else input_shape
@@ -157,7 +229,7 @@ class ReLUSepConvBN(keras.layers.Layer):
         self.bn.build(self.pointwise.compute_output_shape(shape))
 
     def call(self, x, training=None):
-        x = K.relu(x)
+        x = self._open(x)
         if self.pad is not None:
             x = self.pad(x)
         return self.bn(self.pointwise(self.depthwise(x)), training=training)
@@ -177,7 +249,7 @@ class DilConv(_DartsOp):
     """
 
     def __init__(self, C_out, kernel_size=3, stride=1, padding=2, dilation=2,
-                 affine=True, **kwargs):
+                 affine=True, norm_act=None, **kwargs):
         super().__init__(C_out, stride, affine, **kwargs)
         if padding != dilation * (kernel_size - 1) // 2:
             raise ValueError(
@@ -186,7 +258,9 @@ class DilConv(_DartsOp):
         self.kernel_size = kernel_size
         self.padding = padding
         self.dilation = dilation
-        self.op = ReLUSepConvBN(C_out, kernel_size, stride, padding, dilation, affine)
+        self.norm_act = resolve_norm_act(norm_act)
+        self.op = ReLUSepConvBN(C_out, kernel_size, stride, padding, dilation, affine,
+                                self.norm_act)
 
     def build(self, input_shape):
         self.op.build(input_shape)
@@ -197,7 +271,7 @@ class DilConv(_DartsOp):
     def get_config(self):
         config = super().get_config()
         config.update(kernel_size=self.kernel_size, padding=self.padding,
-                      dilation=self.dilation)
+                      dilation=self.dilation, **norm_act_config(self.norm_act))
         return config
 
 
@@ -209,7 +283,8 @@ class SepConv(_DartsOp):
     1x1 to `C_out`, BN.
     """
 
-    def __init__(self, C_out, kernel_size=3, stride=1, padding=1, affine=True, **kwargs):
+    def __init__(self, C_out, kernel_size=3, stride=1, padding=1, affine=True,
+                 norm_act=None, **kwargs):
         super().__init__(C_out, stride, affine, **kwargs)
         if padding != (kernel_size - 1) // 2:
             raise ValueError(
@@ -218,12 +293,14 @@ class SepConv(_DartsOp):
         self.kernel_size = kernel_size
         self.padding = padding
         self.first = None
-        self.second = ReLUSepConvBN(C_out, kernel_size, 1, padding, 1, affine)
+        self.norm_act = resolve_norm_act(norm_act)
+        self.second = ReLUSepConvBN(C_out, kernel_size, 1, padding, 1, affine, self.norm_act)
 
     def build(self, input_shape):
         # The first half keeps the input's channel count, which is known only now.
         self.first = ReLUSepConvBN(
-            input_shape[-1], self.kernel_size, self.stride, self.padding, 1, self.affine)
+            input_shape[-1], self.kernel_size, self.stride, self.padding, 1, self.affine,
+            self.norm_act)
         self.first.build(input_shape)
         self.second.build(self.first.compute_output_shape(input_shape))
 
@@ -232,7 +309,8 @@ class SepConv(_DartsOp):
 
     def get_config(self):
         config = super().get_config()
-        config.update(kernel_size=self.kernel_size, padding=self.padding)
+        config.update(kernel_size=self.kernel_size, padding=self.padding,
+                      **norm_act_config(self.norm_act))
         return config
 
 
@@ -272,7 +350,7 @@ class Zero(_DartsOp):
 
 
 @_register
-class FactorizedReduce(_DartsOp):
+class FactorizedReduce(_Slotted, _DartsOp):
     """Halves the resolution with two offset 1x1 stride-2 convolutions.
 
     ReLU; one 1x1 conv sees even pixels, the other the odd ones (input shifted by one);
@@ -280,7 +358,7 @@ class FactorizedReduce(_DartsOp):
     `skip_connect` at stride 2 and for the older input of a cell after a reduction cell.
     """
 
-    def __init__(self, C_out, stride=2, affine=True, **kwargs):
+    def __init__(self, C_out, stride=2, affine=True, norm_act=None, **kwargs):
         super().__init__(C_out, stride, affine, **kwargs)
         if stride != 2:
             raise ValueError(f"FactorizedReduce always has stride 2, got {stride!r}.")
@@ -291,15 +369,15 @@ class FactorizedReduce(_DartsOp):
             C_out // 2, 1, strides=2, use_bias=False, data_format="channels_last")
         self.conv_2 = keras.layers.Conv2D(
             C_out // 2, 1, strides=2, use_bias=False, data_format="channels_last")
-        self.bn = batch_norm(affine)
+        self._init_slot(norm_act, affine)
 
     def build(self, input_shape):
         self.conv_1.build(input_shape)
         self.conv_2.build(input_shape)
-        self.bn.build(tuple(input_shape[:-1]) + (self.C_out,))
+        self.bn.build(self.compute_output_shape(input_shape))
 
     def call(self, x, training=None):
-        x = K.relu(x)
+        x = self._open(x)
         # x[1:, 1:] as in the reference; the zero row/column at the end keeps odd
         # sizes working (the reference fails on them) and is never read for even ones.
         shifted = K.pad(x, [[0, 0], [0, 1], [0, 1], [0, 0]])[:, 1:, 1:, :]
@@ -309,6 +387,46 @@ class FactorizedReduce(_DartsOp):
     def get_config(self):
         config = super().get_config()
         config.pop("stride")
+        config.update(norm_act_config(self.norm_act))
+        return config
+
+
+@_register
+class Conv7x1x1x7(_Slotted, _DartsOp):
+    """`conv_7x1_1x7`: ReLU, a 1x7 then a 7x1 convolution (no bias), batch norm.
+
+    The factorized 7x7 of AmoebaNet's reduction cell, as in the reference: the
+    stride applies along the width in the first convolution and along the height
+    in the second; padding 3 on the convolved side.
+    """
+
+    def __init__(self, C_out, stride=1, affine=True, norm_act=None, **kwargs):
+        super().__init__(C_out, stride, affine, **kwargs)
+        self.pad_width = keras.layers.ZeroPadding2D(((0, 0), (3, 3)))
+        self.conv_1x7 = keras.layers.Conv2D(
+            C_out, (1, 7), strides=(1, stride), padding="valid", use_bias=False,
+            data_format="channels_last")
+        self.pad_height = keras.layers.ZeroPadding2D(((3, 3), (0, 0)))
+        self.conv_7x1 = keras.layers.Conv2D(
+            C_out, (7, 1), strides=(stride, 1), padding="valid", use_bias=False,
+            data_format="channels_last")
+        self._init_slot(norm_act, affine)
+
+    def build(self, input_shape):
+        shape = self.pad_width.compute_output_shape(input_shape)
+        self.conv_1x7.build(shape)
+        shape = self.pad_height.compute_output_shape(self.conv_1x7.compute_output_shape(shape))
+        self.conv_7x1.build(shape)
+        self.bn.build(self.conv_7x1.compute_output_shape(shape))
+
+    def call(self, x, training=None):
+        x = self.conv_1x7(self.pad_width(self._open(x)))
+        x = self.conv_7x1(self.pad_height(x))
+        return self.bn(x, training=training)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(norm_act_config(self.norm_act))
         return config
 
 
@@ -360,21 +478,32 @@ class Pool(_DartsOp):
         return config
 
 
-def _skip_connect(C, stride, affine):
-    return Identity() if stride == 1 else FactorizedReduce(C, affine=affine)
+def _skip_connect(C, stride, affine, norm_act=None):
+    return Identity() if stride == 1 else FactorizedReduce(C, affine=affine,
+                                                           norm_act=norm_act)
 
 
-# name -> (C, stride, affine) -> layer, as the reference's OPS.
-OPS: Dict[str, Callable[[int, int, bool], keras.layers.Layer]] = {
-    "none": lambda C, stride, affine: Zero(C, stride, affine),
-    "avg_pool_3x3": lambda C, stride, affine: Pool(C, stride, affine, kind="avg"),
-    "max_pool_3x3": lambda C, stride, affine: Pool(C, stride, affine, kind="max"),
+# name -> (C, stride, affine[, norm_act]) -> layer, as the reference's OPS; weightless
+# ops ignore the slot.
+OPS: Dict[str, Callable[..., keras.layers.Layer]] = {
+    "none": lambda C, stride, affine, norm_act=None: Zero(C, stride, affine),
+    "avg_pool_3x3": lambda C, stride, affine, norm_act=None: Pool(C, stride, affine,
+                                                                  kind="avg"),
+    "max_pool_3x3": lambda C, stride, affine, norm_act=None: Pool(C, stride, affine,
+                                                                  kind="max"),
     "skip_connect": _skip_connect,
-    "sep_conv_3x3": lambda C, stride, affine: SepConv(C, 3, stride, 1, affine=affine),
-    "sep_conv_5x5": lambda C, stride, affine: SepConv(C, 5, stride, 2, affine=affine),
-    "sep_conv_7x7": lambda C, stride, affine: SepConv(C, 7, stride, 3, affine=affine),
-    "dil_conv_3x3": lambda C, stride, affine: DilConv(C, 3, stride, 2, 2, affine=affine),
-    "dil_conv_5x5": lambda C, stride, affine: DilConv(C, 5, stride, 4, 2, affine=affine),
+    "sep_conv_3x3": lambda C, stride, affine, norm_act=None: SepConv(
+        C, 3, stride, 1, affine=affine, norm_act=norm_act),
+    "sep_conv_5x5": lambda C, stride, affine, norm_act=None: SepConv(
+        C, 5, stride, 2, affine=affine, norm_act=norm_act),
+    "sep_conv_7x7": lambda C, stride, affine, norm_act=None: SepConv(
+        C, 7, stride, 3, affine=affine, norm_act=norm_act),
+    "dil_conv_3x3": lambda C, stride, affine, norm_act=None: DilConv(
+        C, 3, stride, 2, 2, affine=affine, norm_act=norm_act),
+    "dil_conv_5x5": lambda C, stride, affine, norm_act=None: DilConv(
+        C, 5, stride, 4, 2, affine=affine, norm_act=norm_act),
+    "conv_7x1_1x7": lambda C, stride, affine, norm_act=None: Conv7x1x1x7(
+        C, stride, affine=affine, norm_act=norm_act),
 }
 
 # The ops of the DARTS search space, in the reference's order ('none' first, which only
@@ -394,8 +523,10 @@ SEARCH_PRIMITIVES = (
 PRIMITIVES = SEARCH_PRIMITIVES[1:]
 
 
-def make_op(name: str, C: int, stride: int, affine: bool = True) -> keras.layers.Layer:
-    """Builds op `name` with `C` output channels; a clear error for an unknown name."""
+def make_op(name: str, C: int, stride: int, affine: bool = True,
+            norm_act: Optional[NormActivation] = None) -> keras.layers.Layer:
+    """Builds op `name` with `C` output channels and the slot value `norm_act`
+    (None: `DEFAULT_NORM_ACT`); a clear error for an unknown name."""
     if name not in OPS:
         raise ValueError(f"Unknown DARTS op {name!r}; expected one of {sorted(OPS)}.")
-    return OPS[name](C, stride, affine)
+    return OPS[name](C, stride, affine, norm_act)

@@ -45,6 +45,7 @@ from symbolic_automl.keras.objects import (
 )
 from symbolic_automl.keras.layers import symbolic_layer
 from symbolic_automl.keras.norm_activation import BatchNormActivation, NormActivation
+from symbolic_automl.keras.norm_activation_layer import NormActivationLayer
 from symbolic_automl.keras.spec import KerasSpec, keras_building, symbolic_class
 from symbolic_automl.keras.tensor import Input, InputSpec, LayerSpec, Op, SymbolicTensor
 from symbolic_automl.keras.transfer import replace_norm_activation

@@ -371,3 +371,134 @@ def test_network_trains_and_counts_the_same_on_the_jax_backend():
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "PARAMS 3349342" in done.stdout
+
+
+# ------------------------------------------- published cells and the norm-act slot
+
+# NetworkCIFAR(C, 10, layers, auxiliary=True, genotype) of the reference code, counted
+# by benchmarks/darts_reference_params.py (the reference's model.py run against a
+# parameter-counting torch.nn): (without the auxiliary head, with it).
+_REFERENCE_COUNTS = {
+    (36, 20): {"NASNet": (3_830_950, 4_288_944), "AmoebaNet": (3_145_078, 3_603_072),
+               "DARTS_V1": (3_169_414, 3_645_840), "DARTS_V2": (3_349_342, 3_825_768)},
+    (8, 5): {"NASNet": (67_282, 482_268), "AmoebaNet": (69_698, 484_684),
+             "DARTS_V1": (35_058, 454_140), "DARTS_V2": (37_018, 456_100)},
+}
+
+
+def _published(name, channels, cells, **kwargs):
+    return darts.DartsNetwork.from_genotype(
+        darts.PUBLISHED[name], channels=channels, num_cells=cells, num_classes=10,
+        input_shape=(32, 32, 3), auxiliary=True, **kwargs)
+
+
+@pytest.mark.parametrize("name", sorted(darts.PUBLISHED))
+def test_published_cells_have_the_reference_parameter_counts_small(name):
+    model = _published(name, 8, 5).to_keras()
+    without, with_auxiliary = _REFERENCE_COUNTS[8, 5][name]
+    assert model.count_trainable_params() == without
+    assert model.count_trainable_params(include_auxiliary=True) == with_auxiliary
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["NASNet", "AmoebaNet", "DARTS_V1"])
+def test_published_cells_have_the_reference_parameter_counts(name):
+    model = _published(name, 36, 20).to_keras()
+    without, with_auxiliary = _REFERENCE_COUNTS[36, 20][name]
+    assert model.count_trainable_params() == without
+    assert model.count_trainable_params(include_auxiliary=True) == with_auxiliary
+
+
+def test_conv_7x1_1x7_is_the_reference_factorized_convolution():
+    rng = np.random.RandomState(0)
+    x = rng.randn(2, 7, 7, 4).astype("float32")
+    layer = ops.OPS["conv_7x1_1x7"](4, 2, True)
+    y = keras.ops.convert_to_numpy(layer(x))
+    assert y.shape == (2, 4, 4, 4)
+    assert _trainable(layer) == 2 * 7 * 4 * 4 + 2 * 4  # two convs, no bias, and BN
+    # In inference the BN is the identity (fresh statistics, epsilon aside): compare
+    # with ReLU, pad 3 along width, 1x7 stride (1, 2), pad 3 along height, 7x1 stride
+    # (2, 1), computed with numpy.
+    k1, k2 = (keras.ops.convert_to_numpy(w) for w in (layer.conv_1x7.kernel,
+                                                     layer.conv_7x1.kernel))
+    h = np.pad(np.maximum(x, 0), ((0, 0), (0, 0), (3, 3), (0, 0)))
+    h = np.stack([np.einsum("nhkc,kcd->nhd", h[:, :, j:j + 7], k1[0])
+                  for j in range(0, h.shape[2] - 6, 2)], axis=2)
+    h = np.pad(h, ((0, 0), (3, 3), (0, 0), (0, 0)))
+    h = np.stack([np.einsum("nkwc,kcd->nwd", h[:, i:i + 7], k2[:, 0])
+                  for i in range(0, h.shape[1] - 6, 2)], axis=1)
+    y = keras.ops.convert_to_numpy(layer(x, training=False))
+    np.testing.assert_allclose(y, h / np.sqrt(1 + ops.BN_EPSILON), atol=1e-4)
+
+
+@pg.members([("groups", pg.typing.Int(default=2))])
+class _GroupNormSwish(sa.keras.NormActivation):
+    """A fused slot value, unlike batch norm, so that its places can be counted."""
+
+    def __call__(self, x, name):
+        x = keras.layers.GroupNormalization(self.groups, name=f"{name}_gn")(x)
+        return keras.layers.Activation("swish", name=f"{name}_swish")(x)
+
+
+def _all_layers(model):
+    return list(model._flatten_layers(include_self=False, recursive=True))
+
+
+def _count(model, layer_type):
+    return sum(isinstance(layer, layer_type) for layer in _all_layers(model))
+
+
+def test_default_slot_keeps_the_reference_network():
+    network = _published("AmoebaNet", 8, 5)
+    assert network.norm_act == ops.DEFAULT_NORM_ACT
+    explicit = network.clone(deep=True).rebind(norm_act=sa.keras.BatchNormActivation(
+        "relu", momentum=0.9, epsilon=1e-5))
+    default, same = network.to_keras(), explicit.to_keras()
+    assert same.count_trainable_params(include_auxiliary=True) == 484_684
+    assert [w.shape for w in default.weights] == [w.shape for w in same.weights]
+    x = np.random.RandomState(0).rand(2, 32, 32, 3).astype("float32")
+    same.set_weights(default.get_weights())
+    logits = keras.ops.convert_to_numpy(default(x, training=False)[0])
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(same(x, training=False)[0]),
+                               logits, atol=1e-5)
+    assert _count(default, sa.keras.NormActivationLayer) == 0
+    # A batch norm slot with another activation keeps the order: swish opens each op.
+    swish = network.clone(deep=True).rebind(norm_act=sa.keras.BatchNormActivation(
+        "swish", momentum=0.9, epsilon=1e-5)).to_keras()
+    swish.set_weights(default.get_weights())
+    assert not np.allclose(keras.ops.convert_to_numpy(swish(x, training=False)[0]), logits)
+
+
+def test_rebinding_the_slot_replaces_every_batch_norm():
+    network = _published("AmoebaNet", 4, 5)  # every op kind, conv_7x1_1x7 too
+    default = network.to_keras()
+    batch_norms = _count(default, keras.layers.BatchNormalization)
+    fused = sa.keras.replace_norm_activation(network, _GroupNormSwish()).to_keras()
+    # Every BN (stem, preprocessing, ops, the auxiliary head) is now the layer ...
+    assert _count(fused, sa.keras.NormActivationLayer) == batch_norms
+    assert _count(fused, keras.layers.GroupNormalization) == batch_norms
+    assert _count(fused, keras.layers.BatchNormalization) == 0
+    # ... and it trains.
+    fused.compile(keras.optimizers.SGD(0.05), _sce(), run_eagerly=True)
+    rng = np.random.RandomState(0)
+    loss = fused.train_on_batch(rng.rand(4, 32, 32, 3).astype("float32"),
+                                rng.randint(0, 10, 4))
+    assert np.isfinite(loss)
+
+
+def test_fused_slot_drops_the_opening_relu_and_survives_a_config_round_trip():
+    x = np.random.RandomState(0).randn(2, 8, 8, 4).astype("float32")
+    fused = ops.OPS["sep_conv_3x3"](4, 1, True, _GroupNormSwish())
+    y = fused(x)
+    assert _count(fused, sa.keras.NormActivationLayer) == 2
+    # Conv -> layer: negative inputs reach the first convolution (no ReLU first).
+    shifted = fused(x - 10.0)
+    assert not np.allclose(keras.ops.convert_to_numpy(shifted), keras.ops.convert_to_numpy(y))
+    config = fused.get_config()
+    assert isinstance(config["norm_act"], str)  # PyGlove JSON, data only
+    again = ops.SepConv.from_config(config)
+    again(x)
+    assert pg.eq(again.norm_act, _GroupNormSwish())
+    assert _trainable(again) == _trainable(fused)
+    # The default writes no slot into configs: they stay as they were.
+    assert "norm_act" not in ops.OPS["sep_conv_3x3"](4, 1, True).get_config()

@@ -13,6 +13,8 @@ import pytest  # noqa: E402
 
 import symbolic_automl as sa  # noqa: E402
 from symbolic_automl import errors  # noqa: E402
+from symbolic_automl.keras import BatchNormActivation, NormActivation  # noqa: E402
+from symbolic_automl.keras import replace_norm_activation  # noqa: E402
 from symbolic_automl.spaces import nasbench101 as nb  # noqa: E402
 
 C3, C1, MP = nb.CONV3X3, nb.CONV1X1, nb.MAXPOOL3X3
@@ -361,3 +363,35 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "regularized evolution:" in out and "random search:" in out
     assert "Best validation accuracy so far" in out
     assert os.path.exists(tmp_path / "best_so_far.png")
+
+
+@pg.members([("groups", pg.typing.Int(default=2))])
+class _GroupNormSwish(NormActivation):
+    """A slot value unlike batch norm, so that its places can be counted."""
+
+    def __call__(self, x, name):
+        x = keras.layers.GroupNormalization(self.groups, name=f"{name}_gn")(x)
+        return keras.layers.Activation("swish", name=f"{name}_swish")(x)
+
+
+def test_norm_act_slot_defaults_to_todays_layers_and_rebinds_every_place():
+    network = nb.NASBench101Network(_cell(INCEPTION_MATRIX, INCEPTION_OPS),
+                                    input_shape=(8, 8, 1), stem_channels=16, num_stacks=2,
+                                    cells_per_stack=1)
+    default = network.to_keras()
+    explicit = network.clone(deep=True).rebind(norm_act=BatchNormActivation(
+        "relu", momentum=0.997, epsilon=1e-5, activation_layer="relu")).to_keras()
+    assert [layer.name for layer in default.layers[1:]] == [
+        layer.name for layer in explicit.layers[1:]]
+    assert default.count_params() == explicit.count_params()
+    assert {"stem_bn", "stem_relu"} <= {layer.name for layer in default.layers}
+    batch_norms = sum(isinstance(layer, keras.layers.BatchNormalization)
+                      for layer in default.layers)
+    # Stem + per cell: 4 input projections, one 1x1 and three 3x3 conv vertices.
+    assert batch_norms == 1 + 2 * 8
+    swapped = replace_norm_activation(network, _GroupNormSwish()).to_keras()
+    layers = swapped.layers
+    assert sum(isinstance(layer, keras.layers.GroupNormalization) for layer in layers) \
+        == batch_norms
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in layers)
+    assert swapped.output_shape == default.output_shape
