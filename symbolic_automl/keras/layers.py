@@ -33,6 +33,7 @@ import keras
 
 from symbolic_automl.keras import custom
 from symbolic_automl.keras import spec
+from symbolic_automl.keras.norm_activation_layer import NormActivationLayer as _NormActivation
 from symbolic_automl.keras.tensor import Input, LayerSpec, tensors_in  # pylint: disable=unused-import
 
 globals().update(
@@ -79,6 +80,12 @@ def dot(inputs, axes=-1, **kwargs):
     if tensors_in(inputs):
         return Dot(axes=axes, **kwargs)(inputs)  # pylint: disable=undefined-variable
     return keras.layers.dot(inputs, axes=axes, **kwargs)
+
+
+# Not in keras.layers: the normalization-activation slot as one layer,
+# `NormActivationLayer(norm_act=BatchNormActivation("relu"))`.
+NormActivationLayer = spec.symbolic_class(_NormActivation, base=LayerSpec, module=__name__,
+                                          name="NormActivationLayer")
 
 
 def symbolic_layer(layer_class):

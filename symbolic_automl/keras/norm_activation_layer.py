@@ -32,7 +32,10 @@ from symbolic_automl.keras.norm_activation import NormActivation
 def as_norm_activation(value: Any) -> NormActivation:
     """A `NormActivation` from itself or its PyGlove JSON (a str or dict)."""
     if isinstance(value, str):
-        value = pg.from_json_str(value)
+        try:
+            value = pg.from_json_str(value)
+        except ValueError:  # not JSON at all (json.JSONDecodeError is a ValueError)
+            pass
     elif isinstance(value, dict):
         value = pg.from_json(value)
     if not isinstance(value, NormActivation):
