@@ -4,21 +4,33 @@ Example::
 
     (x, y), (x_val, y_val) = data.load("digits")        # offline, bundled
     (x, y), (x_val, y_val) = data.load("mnist")         # downloads via keras.datasets
+    (x, y), (x_test, y_test) = data.load("burgers", resolution=256)  # solved offline, cached
 """
 
 from typing import Tuple
 
 import numpy as np
 
+from symbolic_automl.data_burgers import (  # pylint: disable=unused-import
+    load_burgers,
+    sample_grf,
+    solve_burgers,
+)
+
 Arrays = Tuple[Tuple[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]
 
 KERAS_DATASETS = ("mnist", "fashion_mnist", "cifar10")
-DATASETS = ("digits",) + KERAS_DATASETS
+DATASETS = ("digits", "burgers") + KERAS_DATASETS
 
 
 def load(name: str = "digits", validation_fraction: float = 0.25, seed: int = 0,
-         limit: int = None) -> Arrays:
+         limit: int = None, **kwargs) -> Arrays:
     """Images as float32 in [0, 1], shape (n, h, w, c); integer labels.
+
+    "burgers" is different: Burgers' equation's initial conditions and
+    solutions at t = 1, `(x (n, s, 2), y (n, s))` pairs; `kwargs` go to
+    `data_burgers.load_burgers` (resolution, n_train, n_test, fine_grid,
+    cache_dir, ...) and `seed` seeds the initial conditions.
 
     Args:
       name: "digits" (scikit-learn's bundled 8x8 digits, offline), or one of
@@ -28,7 +40,12 @@ def load(name: str = "digits", validation_fraction: float = 0.25, seed: int = 0,
       seed: shuffling seed for the "digits" split.
       limit: keep at most this many training examples (quick runs).
     """
-    if name == "digits":
+    if kwargs and name != "burgers":
+        raise TypeError(f"data.load({name!r}) got unexpected arguments {sorted(kwargs)}; "
+                        "only 'burgers' takes more.")
+    if name == "burgers":
+        train, val = load_burgers(seed=seed, **kwargs)
+    elif name == "digits":
         train, val = _digits(validation_fraction, seed)
     elif name in KERAS_DATASETS:
         train, val = _keras_dataset(name)
