@@ -43,6 +43,9 @@ class TrainingRecipe(Training):
 
       schedule: 'constant', 'cosine' (to 0), 'step' (x0.1 at 1/2, 2/3 and 5/6 of
         training, NAS-Bench-101's STEPWISE) or 'exponential' (to 1% by the end).
+      step_every_epochs: with 'step', multiply by `step_factor` every this many
+        epochs instead (PyTorch's StepLR; the FNO recipe halves every 100 of 500).
+      step_factor: that factor.
       warmup_epochs: linear warm-up from 0 before a cosine schedule.
       weight_decay: decoupled weight decay (Keras optimizers' `weight_decay`).
       momentum: of 'sgd' (Nesterov) and 'rmsprop'.
@@ -62,6 +65,8 @@ class TrainingRecipe(Training):
     learning_rate: pg.typing.Any(default=1e-3)
     schedule: pg.typing.Any(default="constant")
     warmup_epochs: pg.typing.Any(default=0)
+    step_every_epochs: pg.typing.Any(default=None)
+    step_factor: pg.typing.Any(default=0.1)
     weight_decay: pg.typing.Any(default=0.0)
     momentum: pg.typing.Any(default=0.9)
     label_smoothing: pg.typing.Any(default=0.0)
@@ -85,6 +90,9 @@ class TrainingRecipe(Training):
         _check_range("momentum", self.momentum, 0.0, 1.0)
         _check_range("label_smoothing", self.label_smoothing, 0.0, 1.0)
         _check_range("warmup_epochs", self.warmup_epochs, 0.0, None)
+        if self.step_every_epochs is not None:
+            _check_range("step_every_epochs", self.step_every_epochs, 0.0, None, open_low=True)
+            _check_range("step_factor", self.step_factor, 0.0, None, open_low=True)
         _check_range("shift_fraction", self.shift_fraction, 0.0, 1.0)
         _check_range("cutout_fraction", self.cutout_fraction, 0.0, 1.0)
         if int(self.epochs) < 1 or int(self.batch_size) < 1:
@@ -108,6 +116,15 @@ class TrainingRecipe(Training):
                 return keras.optimizers.schedules.CosineDecay(
                     0.0, decay_steps=total - warmup, warmup_target=lr, warmup_steps=warmup)
             return keras.optimizers.schedules.CosineDecay(lr, decay_steps=total)
+        if self.schedule == "step" and self.step_every_epochs is not None:
+            every = max(1, int(round(float(self.step_every_epochs) * steps_per_epoch)))
+            # PiecewiseConstantDecay switches after a boundary step: the new rate
+            # starts at step `every`, as StepLR's does at its epoch.
+            boundaries = [b - 1 for b in range(every, total, every)]
+            values = [lr * float(self.step_factor) ** i for i in range(len(boundaries) + 1)]
+            if not boundaries:
+                return lr
+            return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
         if self.schedule == "step":
             boundaries = sorted({max(1, int(total * f)) for f in (0.5, 0.667, 0.833)})
             values = [lr * 0.1 ** i for i in range(len(boundaries) + 1)]

@@ -52,6 +52,10 @@ def test_schedules_follow_their_shapes():
     assert at(cosine, 100) == pytest.approx(0.0, abs=1e-6)
     step = schedule("step")
     assert [at(step, s) for s in (10, 60, 75, 90)] == pytest.approx([0.1, 0.01, 0.001, 0.0001])
+    step_lr = schedule("step", step_every_epochs=3, step_factor=0.5)  # PyTorch's StepLR
+    assert [at(step_lr, s) for s in (0, 29, 30, 59, 60, 90, 99)] == pytest.approx(
+        [0.1, 0.1, 0.05, 0.05, 0.025, 0.0125, 0.0125])
+    assert schedule("step", step_every_epochs=20) == 0.1  # never reached: constant
     exponential = schedule("exponential")
     assert at(exponential, 100) == pytest.approx(0.001, rel=1e-3)
     warm = schedule("cosine", warmup_epochs=2)
@@ -128,6 +132,8 @@ def test_infeasible_recipes_name_the_setting():
         training.TrainingRecipe(learning_rate=0).make_optimizer(10)
     with pytest.raises(errors.InfeasibleError, match="warms up for 3 epochs"):
         training.TrainingRecipe(epochs=3, warmup_epochs=3, schedule="cosine").make_optimizer(10)
+    with pytest.raises(errors.InfeasibleError, match="step_every_epochs=0"):
+        training.TrainingRecipe(schedule="step", step_every_epochs=0).make_optimizer(10)
     with pytest.raises(errors.InfeasibleError, match="optimizer='lion2'"):
         training.TrainingRecipe(optimizer="lion2").make_optimizer(10)
     with pytest.raises(errors.SearchSpaceError, match="unknown: \\['warp'\\]"):
