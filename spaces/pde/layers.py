@@ -1,8 +1,9 @@
-"""Symbolic stand-ins of the PDE layers, for models written with our Keras mirror.
+"""Symbolic stand-in of `SpectralConv1D`, for models written with our Keras mirror.
 
 `layers.SpectralConv1D(64, 16)` is to `SpectralConv1D` what
 `symbolic_automl.keras.layers.Conv1D` is to `keras.layers.Conv1D`: a symbolic
-object (its arguments may be hyper-values) whose `to_keras()` builds the layer.
+object (its arguments may be hyper-values) whose `to_keras()` builds the layer. The
+circular convolution's stand-in is `symbolic_automl.spaces.xd.specs.CircularConv1D`.
 """
 
 from symbolic_automl.keras import spec
@@ -11,16 +12,3 @@ from symbolic_automl.spaces.pde.spectral_conv import SpectralConv1D as _Spectral
 
 SpectralConv1D = spec.symbolic_class(_SpectralConv1D, base=LayerSpec, module=__name__)
 
-
-def circular_conv1d_class():
-    """The symbolic `CircularConv1D` of `symbolic_automl.spaces.xd` (made on first use)."""
-    global _circular_conv1d
-    if _circular_conv1d is None:
-        from symbolic_automl.spaces import xd  # pylint: disable=g-import-not-at-top
-
-        _circular_conv1d = spec.symbolic_class(xd.CircularConv1D, base=LayerSpec,
-                                               module=__name__, name="CircularConv1D")
-    return _circular_conv1d
-
-
-_circular_conv1d = None

@@ -86,9 +86,10 @@ def fno1d(resolution: int = 1024, modes: int = 16, width: int = 64, depth: int =
 def cnn1d(resolution: int = 1024, kernel_size: int = 17, width: int = 64, depth: int = 4,
           projection: int = 128, activation: str = "gelu", in_channels: int = 2) -> keras.Model:
     """The XD paper's CNN backbone: FNO-1d with circular convolutions as K."""
-    circular_conv1d = layers.circular_conv1d_class()
+    from symbolic_automl.spaces.xd import specs  # pylint: disable=g-import-not-at-top
+
     return operator_network(
-        lambda i: circular_conv1d(width, kernel_size, use_bias=False, name=f"conv{i}"),
+        lambda i: specs.CircularConv1D(width, kernel_size, use_bias=False, name=f"conv{i}"),
         resolution=resolution, in_channels=in_channels, width=width, depth=depth,
         projection=projection, activation=activation, name="cnn1d")
 
