@@ -112,7 +112,7 @@ def test_fno1d_has_the_reference_parameter_count():
 
 
 def test_cnn1d_is_the_backbone_with_circular_kernel_17():
-    xd = pytest.importorskip("symbolic_automl.spaces.xd")
+    from symbolic_automl.spaces import xd
     model = pde.cnn1d(resolution=64).to_keras()
     expected = _operator_network_params(64, 4, 64 * 64 * 17, 128)  # no conv bias
     assert expected == 303809
@@ -167,7 +167,6 @@ def test_fno_recipe_and_a_few_steps_lower_the_error(tmp_path):
 
 
 def test_cnn_trains_a_step():
-    pytest.importorskip("symbolic_automl.spaces.xd")
     model = pde.cnn1d(resolution=32, width=8, kernel_size=5, projection=16).to_keras()
     recipe = pde.fno_training(epochs=2, batch_size=4)
     model.compile(recipe.make_optimizer(1), recipe.make_loss())
