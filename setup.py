@@ -19,6 +19,8 @@ setuptools.setup(
         + ["symbolic_automl.algorithms"]
         + ["symbolic_automl.algorithms." + p for p in setuptools.find_packages("algorithms")]
     ),
+    # The dashboard's page (HTML, CSS and JS in one file).
+    package_data={"symbolic_automl.reporting": ["static/*.html"]},
     package_dir={
         "symbolic_automl.spaces": "spaces",
         "symbolic_automl.algorithms": "algorithms",

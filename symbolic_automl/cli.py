@@ -42,7 +42,7 @@ _HOST = flags.DEFINE_string("host", "127.0.0.1", "`dashboard`: address to bind. 
                             "machine can connect by default; another address (e.g. 0.0.0.0) "
                             "exposes the experiment to the network.")
 
-COMMANDS = ("run", "resume", "show", "export", "tensorboard")
+COMMANDS = ("run", "resume", "show", "export", "tensorboard", "dashboard", "report")
 # Commands that only read the store (through a read-only connection).
 VIEW_COMMANDS = ("tensorboard", "dashboard", "report")
 USAGE = (f"usage: symbolic-automl {{{'|'.join(COMMANDS)}}} [search_file.py] "

@@ -174,7 +174,7 @@ def plot_decision_effects(source, path: Optional[str] = None, max_decisions: int
                           columns: int = 4, max_categories: int = 12):
     """One panel per decision: objective against its value, mean and spread (±1 std).
 
-    A float decision (many distinct values) is a scatter; any other shows each
+    A float decision (or many distinct numbers) is a scatter; any other shows each
     chosen value's trials (dots) and their mean ± standard deviation (error bar).
     """
     result = as_result(source)
@@ -192,7 +192,9 @@ def plot_decision_effects(source, path: Optional[str] = None, max_decisions: int
         axis = figure.add_subplot(rows, cols, index + 1)
         pairs = values[decision]
         chosen = [c for c, _ in pairs]
-        if _is_numeric(chosen) and len(set(chosen)) > max_categories:
+        if _is_numeric(chosen) and (len(set(chosen)) > max_categories or
+                                    any(isinstance(c, float) and not c.is_integer()
+                                        for c in chosen)):
             axis.scatter(chosen, [v for _, v in pairs], s=8, color=_COLORS["completed"])
         else:
             groups = _groups(pairs)[:max_categories]

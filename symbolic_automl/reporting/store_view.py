@@ -101,7 +101,7 @@ class StoreView:
     def count(self) -> int:
         return self._query("SELECT COUNT(*) FROM trials")[0][0]
 
-    def rows(self, since: float = 0.0) -> List[Dict[str, Any]]:
+    def rows(self, since: float = 0.0, trial_id: Optional[int] = None) -> List[Dict[str, Any]]:
         """Light per-trial dicts (no model, no measurements), changed after time `since`.
 
         A trial changes when it is created, (re)started and finished; `changed` in
@@ -112,7 +112,10 @@ class StoreView:
         sql = (f"SELECT {columns}, MAX(created, started, COALESCE(finished, 0)) AS changed "
                "FROM trials")
         args = ()
-        if since:
+        if trial_id is not None:
+            sql += " WHERE id=?"
+            args = (trial_id,)
+        elif since:
             sql += " WHERE MAX(created, started, COALESCE(finished, 0)) > ?"
             args = (since,)
         out = []
