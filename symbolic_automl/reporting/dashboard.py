@@ -11,14 +11,16 @@ reload:
 
     GET /                       the page
     GET /api/summary            experiment, objectives, status counts, store version
-    GET /api/trials?since=T     light rows of trials changed after time T (all when 0)
+    GET /api/trials?since=G     light rows of trials changed after generation G (all when 0)
     GET /api/trial/<id>         one trial: decisions, metrics, measurements, error, model code
     GET /plot/<name>.png        a plot of `plots.standard_plots` (objective, pareto,
                                 decisions, parallel, curves, architecture)
 
 Responses are cached by the store's version (file and WAL mtimes): at 10,000
-trials a poll that finds nothing new costs a stat and a filter, and plots are
-redrawn at most every `plot_interval` seconds. Built on `http.server`: the JSON
+trials a poll that finds nothing new costs a stat and a filter. Each row carries
+the server's generation at which it last changed, so a poll (`since` = the last
+`latest` it saw) gets exactly the rows that changed. Plots are redrawn at most
+every `plot_interval` seconds. Built on `http.server`: the JSON
 API and a static page need no framework, nothing more to install, and nothing
 that could reach the network.
 
@@ -49,8 +51,9 @@ from symbolic_automl.reporting import readable
 from symbolic_automl.reporting import store_view
 
 PAGE = os.path.join(os.path.dirname(__file__), "static", "dashboard.html")
-# A poll re-reads rows changed this long before its `since`: a trial's time is
-# taken just before its record commits, and several processes may write.
+# The server re-reads rows changed this long before the latest change it saw: a
+# trial's time is taken just before its record commits, and several processes
+# may write. Only rows whose content differs count as changed.
 OVERLAP_S = 5.0
 PLOT_NAMES = ("objective", "pareto", "decisions", "parallel", "curves", "architecture")
 
@@ -87,7 +90,7 @@ class Dashboard:
       plot_interval: plots are redrawn at most this often (seconds) while trials arrive.
     """
 
-    def __init__(self, root_dir: str, plot_interval: float = 5.0):
+    def __init__(self, root_dir: str, plot_interval: float = 10.0):
         self.root_dir = root_dir
         self.view = store_view.StoreView.in_dir(root_dir)
         self.plot_interval = plot_interval
@@ -95,6 +98,8 @@ class Dashboard:
         self._version = None
         self._rows: Dict[int, Dict[str, Any]] = {}
         self._latest_change = 0.0
+        self._generation = 0
+        self._result = None  # (version, Result) for the plots.
         self._all_rows_json: Optional[bytes] = None
         self._objectives = self.view.meta("objectives") or ["reward"]
         self._directions = self.view.meta("directions") or ["max"] * len(self._objectives)
@@ -111,11 +116,21 @@ class Dashboard:
             if version == self._version:
                 return version
             since = self._latest_change - OVERLAP_S if self._rows else 0.0
+            generation = self._generation + 1
+            changed = False
             for row in self.view.rows(since=since):
-                self._rows[row["id"]] = row_json(row, self._objectives)
+                new = row_json(row, self._objectives)
+                old = self._rows.get(row["id"])
+                if old is not None and all(old[k] == new[k] for k in new):
+                    continue
+                new["gen"] = generation
+                self._rows[row["id"]] = new
                 self._latest_change = max(self._latest_change, row["changed"])
+                changed = True
+            if changed:
+                self._generation = generation
+                self._all_rows_json = None
             self._version = version
-            self._all_rows_json = None
             return version
 
     def summary(self) -> Dict[str, Any]:
@@ -128,17 +143,17 @@ class Dashboard:
                 "version": "-".join(map(str, version)), "now": time.time(),
                 "plots": self.plot_names()}
 
-    def trials_json(self, since: float = 0.0) -> bytes:
-        """`{"rows": [...], "latest": T}`: rows changed after `since` (minus the overlap)."""
+    def trials_json(self, since: int = 0) -> bytes:
+        """`{"rows": [...], "latest": G}`: rows changed after generation `since` (all for 0)."""
         self.refresh()
         with self._lock:
             if not since:
                 if self._all_rows_json is None:
                     self._all_rows_json = _dumps({"rows": list(self._rows.values()),
-                                                  "latest": self._latest_change})
+                                                  "latest": self._generation})
                 return self._all_rows_json
-            rows = [r for r in self._rows.values() if r["changed"] > since - OVERLAP_S]
-            return _dumps({"rows": rows, "latest": self._latest_change})
+            rows = [r for r in self._rows.values() if r["gen"] > since]
+            return _dumps({"rows": rows, "latest": self._generation})
 
     def trial(self, trial_id: int) -> Optional[Dict[str, Any]]:
         """Everything about one trial, the model as code."""
@@ -178,13 +193,22 @@ class Dashboard:
             if cached is not None and (cached[1] == version or
                                        time.time() - cached[0] < self.plot_interval):
                 return cached[2]
-            result = self.view.result()
-            figure = _draw(name, result)
+            if self._result is None or self._result[0] != version:
+                self._result = (version, self.view.result())
+            figure = _draw(name, self._result[1])
             buffer = io.BytesIO()
             figure.savefig(buffer, format="png")
             png = buffer.getvalue()
             self._plots[name] = (time.time(), version, png)
             return png
+
+    def warm_up(self) -> None:
+        """Reads the store and draws the plots once, so the first page load is quick."""
+        try:
+            for name in self.plot_names():
+                self.plot_png(name)
+        except Exception:  # pylint: disable=broad-except
+            logging.warning("dashboard: drawing the plots failed:\n%s", traceback.format_exc())
 
     def server(self, host: str = "127.0.0.1", port: int = 8080) -> http.server.HTTPServer:
         """A threading HTTP server for this dashboard (call `serve_forever`)."""
@@ -264,7 +288,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             elif url.path == "/api/summary":
                 self._send(200, _dumps(self.app.summary()), "application/json")
             elif url.path == "/api/trials":
-                since = float(query.get("since", ["0"])[0] or 0)
+                since = int(query.get("since", ["0"])[0] or 0)
                 self._send(200, self.app.trials_json(since), "application/json")
             elif re.fullmatch(r"/api/trial/\d+", url.path):
                 detail = self.app.trial(int(url.path.rsplit("/", 1)[1]))
@@ -316,6 +340,8 @@ def serve(root_dir: str, host: str = "127.0.0.1", port: int = 8080) -> None:
     if not is_loopback(host):
         logging.warning("The dashboard listens on %s: anyone who can reach this machine "
                         "can read the experiment (it is read-only).", host)
+    # Importing matplotlib and drawing the first plot take seconds: not on the first page load.
+    threading.Thread(target=dashboard.warm_up, daemon=True).start()
     address = f"http://{host}:{server.server_address[1]}/"
     print(f"Dashboard of {root_dir} (read-only) at {address}  (Ctrl-C to stop)", flush=True)
     try:

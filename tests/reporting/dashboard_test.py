@@ -169,13 +169,18 @@ def test_incremental_rows_only_carry_what_changed(tmp_path):
     run_search(root, 0.0)
     board = dashboard_lib.Dashboard(root)
     try:
-        everything = json.loads(board.trials_json(0.0))
-        assert len(everything["rows"]) == TRIALS
-        later = json.loads(board.trials_json(everything["latest"] + dashboard_lib.OVERLAP_S))
-        assert later["rows"] == []
-        last = everything["rows"][-1]
-        recent = json.loads(board.trials_json(last["changed"] + dashboard_lib.OVERLAP_S - 1e-6))
-        assert [r["id"] for r in recent["rows"]] == [last["id"]]
+        everything = json.loads(board.trials_json(0))
+        assert [r["id"] for r in everything["rows"]] == list(range(1, TRIALS + 1))
+        latest = everything["latest"]
+        assert json.loads(board.trials_json(latest))["rows"] == []
+        # The same search resumed for 3 more trials: a poll gets those 3 only.
+        sa.search(SPACE, algorithm=pg.geno.Random(seed=7), evaluator=make_evaluator(0.0),
+                  objective="accuracy", max_trials=TRIALS + 3, root_dir=root, progress=False,
+                  max_consecutive_failures=100)
+        update = json.loads(board.trials_json(latest))
+        assert [r["id"] for r in update["rows"]] == [TRIALS + 1, TRIALS + 2, TRIALS + 3]
+        assert all(r["status"] != "running" for r in update["rows"])
+        assert json.loads(board.trials_json(update["latest"]))["rows"] == []
     finally:
         board.close()
 
