@@ -104,3 +104,38 @@ def anchors(norm_act: Optional[NormActivation] = None, names=ANCHORS,
     """The anchors named in `names` (all three by default), built with the same
     arguments, e.g. `anchors(width_multiplier=0.125, input_shape=(16, 16, 1))`."""
     return {name: anchor(name, norm_act=norm_act, **kwargs) for name in names}
+
+
+def held_out_comparison(model: pg.Object, found: NormActivation, train, validation,
+                        steps: int = 100, seeds=(0, 1, 2), **kwargs):
+    """EvoNorm's transfer check: `model` (an architecture the search did not use)
+    trained with BN-ReLU, EvoNorm-B0, EvoNorm-S0 and the `found` layer, the same
+    budget and seeds for each (`symbolic_automl.keras.transfer.compare_norm_activations`).
+
+    Example::
+
+        table = anchors.held_out_comparison(
+            nasbench101.small_nasbench101_space()..., found_layer, train, val, steps=200)
+        print(table)            # one row per layer: mean ± standard error
+
+    Args:
+      model: a materialized symbolic model whose BN-ReLU places get each layer.
+      found: the searched layer (any `NormActivation`).
+      train: `(x, y)` arrays.
+      validation: `(x, y)` arrays.
+      steps: training steps per run.
+      seeds: runs per layer.
+      **kwargs: other `compare_norm_activations` arguments (batch_size, ...).
+
+    Returns:
+      A `TransferTable` with rows BN-ReLU, EvoNorm-B0, EvoNorm-S0, found.
+    """
+    # pylint: disable=g-import-not-at-top
+    from symbolic_automl.keras.norm_activation import BatchNormActivation
+    from symbolic_automl.keras.transfer import compare_norm_activations
+    from symbolic_automl.spaces import evonorm
+
+    layers = {"BN-ReLU": BatchNormActivation("relu"), "EvoNorm-B0": evonorm.evonorm_b0(),
+              "EvoNorm-S0": evonorm.evonorm_s0(), "found": found}
+    return compare_norm_activations(model, layers, train, validation, steps=steps,
+                                    seeds=seeds, **kwargs)

@@ -164,3 +164,52 @@ def test_comparison_reports_mean_and_standard_error_over_seeds():
     assert again.row("BN-ReLU").accuracies == table.row("BN-ReLU").accuracies
     with pytest.raises(ValueError, match="steps"):
         transfer.compare_norm_activations(model, layers, (x, y), (x, y), steps=0)
+
+
+_JAX_SCRIPT = """
+import numpy as np, keras, pyglove as pg
+from symbolic_automl import keras as sk
+from symbolic_automl.spaces import anchors, darts
+assert keras.backend.backend() == "jax"
+
+@pg.members([])
+class LayerNormSwish(sk.NormActivation):
+    def __call__(self, x, name):
+        x = keras.layers.LayerNormalization(name=f"{name}_ln")(x)
+        return keras.layers.Activation("swish", name=f"{name}_swish")(x)
+
+layer = sk.NormActivationLayer(sk.BatchNormActivation("relu", momentum=0.5))
+x = np.random.RandomState(0).randn(4, 5, 5, 3).astype("float32") + 2
+layer(x, training=True)
+mean = [w for w in layer.weights if "moving_mean" in w.path][0]
+np.testing.assert_allclose(keras.ops.convert_to_numpy(mean), 0.5 * x.mean((0, 1, 2)),
+                           atol=1e-4)
+rng = np.random.RandomState(0)
+net = darts.DartsNetwork.from_genotype(darts.AmoebaNet, channels=4, num_cells=5,
+                                       norm_act=LayerNormSwish(), auxiliary=False)
+models = [net] + list(anchors.anchors(norm_act=LayerNormSwish(), width_multiplier=0.125,
+                                      depth_multiplier=0.34,
+                                      input_shape=(32, 32, 3)).values())
+for m in models:
+    model = m.to_keras()
+    assert any(isinstance(l, keras.layers.LayerNormalization)
+               for l in model._flatten_layers()), m
+    logits = isinstance(m, darts.DartsNetwork)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=logits))
+    value = model.train_on_batch(rng.rand(4, 32, 32, 3).astype("float32"),
+                                 rng.randint(0, 10, 4))
+    assert np.isfinite(value), (m, value)
+print("JAX OK", len(models))
+"""
+
+
+@pytest.mark.slow
+def test_slot_layers_train_on_the_jax_backend():
+    import subprocess
+    import sys
+    pytest.importorskip("jax")
+    env = dict(os.environ, KERAS_BACKEND="jax", TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run([sys.executable, "-c", _JAX_SCRIPT], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "JAX OK 4" in done.stdout

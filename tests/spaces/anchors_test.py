@@ -175,3 +175,19 @@ def test_bad_arguments_are_named():
         anchors.anchor("vgg")
     with pytest.raises(errors.InfeasibleError, match="5 stages"):
         resnet.PreActResNet([1] * 5).to_keras()
+
+
+@pytest.mark.slow
+def test_held_out_comparison_trains_bn_relu_b0_s0_and_the_found_layer(digits16):
+    pytest.importorskip("symbolic_automl.spaces.evonorm")
+    x, y = digits16
+    model = resnet.preact_resnet(18, width_multiplier=0.0625, depth_multiplier=0.5,
+                                 input_shape=(16, 16, 1))
+    table = anchors.held_out_comparison(model, GroupNormSwish(), (x, y), (x, y), steps=2,
+                                        seeds=(0, 1), batch_size=16, run_eagerly=True)
+    assert [r.name for r in table.rows] == ["BN-ReLU", "EvoNorm-B0", "EvoNorm-S0", "found"]
+    for row in table.rows:
+        acc = np.array(row.accuracies)
+        assert len(acc) == 2 and np.all((acc >= 0) & (acc <= 1))
+        assert row.stderr == pytest.approx(acc.std(ddof=1) / np.sqrt(2))
+    assert table.architecture == "PreActResNet"
