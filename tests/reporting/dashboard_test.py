@@ -21,8 +21,11 @@ SPACE = pg.Dict(units=pg.oneof([16, 32, 64]), activation=pg.oneof(["relu", "tanh
 TRIALS = 14
 
 
-def make_evaluator(delay):
+def make_evaluator(delay, gate=None, held_trial=4):
+    """Trials take `delay` s; trial `held_trial` waits for `gate` (when given) to be set."""
     def evaluate(model, context):
+        if gate is not None and context.trial_id == held_trial:
+            assert gate.wait(timeout=120), "the test never let the held trial finish"
         if model.units == 16 and model.activation == "tanh":
             raise RuntimeError("16 tanh units diverge")
         for epoch in range(1, 4):
@@ -32,8 +35,8 @@ def make_evaluator(delay):
     return evaluate
 
 
-def run_search(root, delay):
-    return sa.search(SPACE, algorithm=pg.geno.Random(seed=7), evaluator=make_evaluator(delay),
+def run_search(root, delay, gate=None):
+    return sa.search(SPACE, algorithm=pg.geno.Random(seed=7), evaluator=make_evaluator(delay, gate),
                      objective="accuracy", max_trials=TRIALS, root_dir=root, progress=False,
                      max_consecutive_failures=100)
 
@@ -77,7 +80,9 @@ def test_browser_sees_a_running_search_update_without_reload(browser, tmp_path):
 
     root = str(tmp_path / "live")
     box = {}
-    search = threading.Thread(target=lambda: box.setdefault("result", run_search(root, 0.45)))
+    gate = threading.Event()
+    search = threading.Thread(
+        target=lambda: box.setdefault("result", run_search(root, 0.15, gate)))
     search.start()
     _wait(lambda: _has_trials(root), what="the store's first trial")
     board, server, url = _serve(root)
@@ -95,11 +100,12 @@ def test_browser_sees_a_running_search_update_without_reload(browser, tmp_path):
         _wait(lambda: browser.execute_script(
             "const i = document.getElementById('plot-objective');"
             "return i && i.complete && i.naturalWidth > 100;"), what="the objective plot")
-        first = rows()
-        finished = lambda now: len([s for _, s in now if s != "running"])  # noqa: E731
-        _wait(lambda: finished(rows()) > finished(first)
-              and max(i for i, _ in rows()) > max(i for i, _ in first),
-              timeout=60, what="a newly finished trial")
+        # Trial 4 is held running until the page has shown it running.
+        _wait(lambda: [4, "running"] in rows(), what="the running trial 4")
+        assert len(rows()) == 4
+        gate.set()
+        _wait(lambda: [4, "running"] not in rows() and len(rows()) > 4,
+              what="trial 4 finished and newer trials")
         assert browser.execute_script("return window.loadedOnce;") == "yes"  # No reload.
         text = browser.execute_script("return document.getElementById('rows').textContent;")
         assert "units=" in text and "activation=" in text and "DNA(" not in text
