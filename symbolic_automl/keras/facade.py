@@ -161,8 +161,9 @@ class KerasModelFacade:
         logging.warning(
             "%s is a search space (hyper-values at %s): fit() trained nothing. Its "
             "compile/fit arguments are recorded; sa.search(model, algorithm=..., "
-            "max_trials=...) trains each candidate with them and maximizes %r.",
-            type(self).__name__, ", ".join(spec.hyper_paths(self)), evaluator.objective)
+            "max_trials=...) trains each candidate with them and %s %r.",
+            type(self).__name__, ", ".join(spec.hyper_paths(self)),
+            "minimizes" if evaluator.direction == "min" else "maximizes", evaluator.objective)
         return None
 
     def recorded_evaluator(self):

@@ -119,12 +119,14 @@ def test_compile_and_fit_on_a_space_record_the_recipe_search_uses(data, caplog):
         assert trial.reward == trial.metrics["val_accuracy"]
 
 
-def test_a_recipe_without_metrics_minimizes_the_validation_loss(data):
+def test_a_recipe_without_metrics_minimizes_the_validation_loss(data, caplog):
     x, y = data
     space = _space()
     space.compile(optimizer="adam",
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    space.fit(x, y, epochs=1, validation_split=0.25)
+    with caplog.at_level(logging.WARNING):
+        space.fit(x, y, epochs=1, validation_split=0.25)
+    assert "minimizes 'val_loss'" in caplog.text
     result = sa.search(space, pg.geno.Sweeping(), max_trials=2, progress=False)
     assert [t.status for t in result.trials] == ["completed", "completed"]
     assert all(t.reward == -t.metrics["val_loss"] for t in result.trials)
