@@ -207,7 +207,21 @@ class LayerSpec(spec.KerasSpec):
 
 
 class InputSpec(_TensorOperators, LayerSpec):
-    """`keras.Input` as a symbolic object; also the source of functional graphs."""
+    """`keras.Input` as a symbolic object; also the source of functional graphs.
+
+    Its `shape` reads as a Keras tensor's does, batch dimension first:
+    `keras.Input((8, 8, 3)).shape == (None, 8, 8, 3)`.
+    """
+
+    @property
+    def shape(self):
+        arguments = self.sym_init_args
+        shape = arguments.get("shape")
+        if not pg.is_deterministic(shape):
+            raise errors.SearchSpaceError(
+                f"The shape of Input(shape={shape!r:.100}) is a hyper-value, so it is "
+                "unknown while the model is a search space.")
+        return (arguments.get("batch_size"),) + tuple(shape or ())
 
     @spec.builds_keras
     def to_keras(self):

@@ -116,44 +116,61 @@ def test_a_custom_layer_in_sequential_and_json_round_trip():
     assert built.count_params() == 2 * (6 * 4 + 4) + 4 * 2 + 2
 
 
-def test_a_transformer_block_builds_runs_and_saves_to_keras(tmp_path):
-    def model(lib, block, vocab=20, maxlen=5, embed=8):
-        inputs = lib.Input(shape=(maxlen,))
-        x = lib.layers.Embedding(vocab, embed)(inputs)
-        x = block(x)
-        x = lib.layers.GlobalAveragePooling1D()(x)
-        return lib.Model(inputs, lib.layers.Dense(2, activation="softmax")(x))
+def _transformer_model(lib, block, vocab=20, maxlen=5, embed=8):
+    inputs = lib.Input(shape=(maxlen,))
+    x = lib.layers.Embedding(vocab, embed)(inputs)
+    x = block(x)
+    x = lib.layers.GlobalAveragePooling1D()(x)
+    return lib.Model(inputs, lib.layers.Dense(2, activation="softmax")(x))
 
-    space = model(keras, TransformerBlock(8, pg.oneof([1, 2]), pg.oneof([8, 16])))
+
+def _built_transformer():
+    space = _transformer_model(keras, TransformerBlock(8, pg.oneof([1, 2]), pg.oneof([8, 16])))
     assert len(pg.dna_spec(space).decision_points) == 2
-    fixed = pg.materialize(space, pg.DNA([1, 0]))
-    built = fixed.to_keras()
+    return pg.materialize(space, pg.DNA([1, 0])).to_keras()
+
+
+TOKENS = np.array([[1, 2, 3, 4, 5], [5, 4, 3, 2, 1]])
+
+
+def test_a_transformer_block_builds_runs_and_saves_to_keras(tmp_path):
+    built = _built_transformer()
     block = built.layers[2]
     assert type(block) is TransformerBlock
     assert type(block.ffn) is plain_keras.Sequential  # the mirror Sequential, made real
     assert block.att.num_heads == 2
-    tokens = np.array([[1, 2, 3, 4, 5], [5, 4, 3, 2, 1]])
     path = str(tmp_path / "transformer.keras")
     built.save(path)  # registration and get_config are automatic
     reloaded = plain_keras.saving.load_model(path)
     assert type(reloaded.layers[2]) is TransformerBlock
-    np.testing.assert_allclose(reloaded.predict(tokens, verbose=0),
-                               built.predict(tokens, verbose=0), rtol=1e-5, atol=1e-6)
-    # ... and in a fresh process that imports only the module defining the class.
+    np.testing.assert_allclose(reloaded.predict(TOKENS, verbose=0),
+                               built.predict(TOKENS, verbose=0), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_saved_transformer_reloads_in_a_fresh_process(tmp_path):
+    built = _built_transformer()
+    path = str(tmp_path / "transformer.keras")
+    built.save(path)
+    expected = built.predict(TOKENS, verbose=0)
+    # A fresh process that imports only the module defining the class.
     script = textwrap.dedent(f"""
         import importlib.util, sys
+        import numpy as np
         spec = importlib.util.spec_from_file_location({Block.__module__!r}, {__file__!r})
         module = importlib.util.module_from_spec(spec)
         sys.modules[{Block.__module__!r}] = module
         spec.loader.exec_module(module)
         import keras
         model = keras.saving.load_model({path!r})
+        np.save({str(tmp_path / "out.npy")!r}, model.predict(module.TOKENS, verbose=0))
         print(type(model.layers[2]).__name__, model.count_params())
     """)
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=300, env=dict(os.environ))
     assert done.returncode == 0, done.stderr[-3000:]
     assert f"TransformerBlock {built.count_params()}" in done.stdout
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_oneof_over_custom_layer_instances_in_both_styles():

@@ -155,6 +155,8 @@ def test_input_and_input_layer_as_keras_allows():
 
 def test_symbolic_tensor_shape_is_known_once_fixed():
     x = keras.Input(shape=(8, 8, 3))
+    assert x.shape == plain_keras.Input(shape=(8, 8, 3)).shape == (None, 8, 8, 3)
+    assert x.sym_init_args["shape"] == (8, 8, 3)  # the symbolic argument, unchanged
     h = layers.Conv2D(16, 3)(x)
     assert h.shape == (None, 6, 6, 16)
     if h.shape[-1] != 16:  # the residual-example idiom
@@ -212,9 +214,21 @@ def test_ops_recording_under_jax(tmp_path):
         x = np.random.default_rng(0).normal(size=(2, 8)).astype("float32")
         np.testing.assert_allclose(np.asarray(built(x)), np.asarray(original(x)), rtol=1e-5)
         print("OK", type(np.asarray(model.predict(x, verbose=0))).__name__)
+        from symbolic_automl.keras import layers, ops
+        class Block(layers.Layer):
+            def __init__(self, units, **kwargs):
+                super().__init__(**kwargs)
+                self.dense = layers.Dense(units)
+            def call(self, x):
+                return ops.relu(self.dense(x)) + x
+        inputs = keras.Input(shape=(8,))
+        space = keras.Model(inputs, Block(pg.oneof([4, 8]))(inputs))
+        block = pg.materialize(space, pg.DNA(1)).to_keras().layers[1]
+        assert type(block) is Block and type(block.dense) is plain.layers.Dense
+        print("BLOCK", block(x).shape)
     """)
     env = dict(os.environ, KERAS_BACKEND="jax")
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                           timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "OK ndarray" in done.stdout
+    assert "OK ndarray" in done.stdout and "BLOCK (2, 8)" in done.stdout
