@@ -100,6 +100,11 @@ def search(space: Any,
     Returns:
       A `Result` with every trial, `best`, `top(k)` and `pareto_front()`.
     """
+    if max_trials is None and isinstance(evaluator, int):
+        raise TypeError(
+            f"search's third argument is the evaluator, got {evaluator!r}: pass "
+            f"max_trials={evaluator} by keyword (sa.search(model, algorithm, "
+            f"max_trials={evaluator}) uses the model's recorded compile/fit).")
     if not isinstance(max_trials, int) or max_trials < 1:
         raise ValueError(f"max_trials must be a positive int, got {max_trials!r}.")
     if evaluator is None:

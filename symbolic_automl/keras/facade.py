@@ -11,7 +11,8 @@
   learning rate; loss; metrics; epochs; batch size; validation data;
   callbacks), and `sa.search(model, algorithm, max_trials=...)` then trains
   every candidate with it, no `evaluator=` needed. The recipe's hyper-values
-  join the model's in one genotype. `summary()` lists the hyper-values left;
+  join the model's in one genotype; `fit` returns a `NotTrained` in place of
+  a `History`, and logs what it recorded. `summary()` lists the hyper-values left;
   anything else (`predict`, `evaluate`, `save`, ...) is a clear error naming
   them.
 
@@ -56,6 +57,27 @@ _LOWER_IS_BETTER = re.compile(
 
 class _NotBuiltError(errors.SearchSpaceError, AttributeError):
     """A Keras attribute asked of a model that is still a search space."""
+
+
+class NotTrained:
+    """What `fit` on a search space returns instead of a Keras `History`.
+
+    Reading its `history` (as scripts do after `fit`) says why there is none.
+    """
+
+    def __init__(self, model_type: str):
+        self._model_type = model_type
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise errors.SearchSpaceError(
+            f"{self._model_type} is a search space, so fit() trained nothing and there is no "
+            f"History.{name}: run sa.search(model, algorithm=..., max_trials=...) and read "
+            "the trials' metrics (result.best.metrics), or fit a fixed model.")
+
+    def __repr__(self):
+        return f"<NotTrained: {self._model_type} is a search space; fit() recorded the recipe>"
 
 
 class KerasModelFacade:
@@ -137,7 +159,12 @@ class KerasModelFacade:
 
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None,
             validation_split=0.0, validation_data=None, **options):
-        """Keras `fit`; on a space, trains nothing and records the recipe for `sa.search`."""
+        """Keras `fit`; on a space, trains nothing and records the recipe for `sa.search`.
+
+        Returns:
+          The Keras `History`; on a space, a `NotTrained` whose attributes
+          explain that nothing was trained.
+        """
         if not self._is_space():
             return self.keras_model.fit(
                 x, y, batch_size=batch_size, epochs=epochs, verbose=verbose,
@@ -164,7 +191,7 @@ class KerasModelFacade:
             "max_trials=...) trains each candidate with them and %s %r.",
             type(self).__name__, ", ".join(spec.hyper_paths(self)),
             "minimizes" if evaluator.direction == "min" else "maximizes", evaluator.objective)
-        return None
+        return NotTrained(type(self).__name__)
 
     def recorded_evaluator(self):
         """The `KerasEvaluator` that the recorded `compile`/`fit` arguments describe.

@@ -101,8 +101,10 @@ def test_compile_and_fit_on_a_space_record_the_recipe_search_uses(data, caplog):
                   metrics=["accuracy"])
     stop = plain_keras.callbacks.EarlyStopping(monitor="val_loss", patience=5)
     with caplog.at_level(logging.WARNING):
-        assert space.fit(x, y, epochs=pg.oneof([1, 2]), batch_size=16,
-                         validation_data=(x[:16], y[:16]), callbacks=[stop]) is None
+        history = space.fit(x, y, epochs=pg.oneof([1, 2]), batch_size=16,
+                            validation_data=(x[:16], y[:16]), callbacks=[stop])
+    with pytest.raises(sa.SearchSpaceError, match="fit\\(\\) trained nothing.*sa.search"):
+        _ = history.history["val_accuracy"]
     assert "fit() trained nothing" in caplog.text and "sa.search(model" in caplog.text
     evaluator = space.recorded_evaluator()
     assert evaluator.objective == "val_accuracy" and evaluator.callbacks == [stop]
@@ -135,6 +137,8 @@ def test_a_recipe_without_metrics_minimizes_the_validation_loss(data, caplog):
 def test_search_without_evaluator_or_recipe_is_a_clear_error():
     with pytest.raises(sa.SearchSpaceError, match="compile.*fit"):
         sa.search(_space(), pg.geno.Random(seed=1), max_trials=1)
+    with pytest.raises(TypeError, match="pass max_trials=3 by keyword"):
+        sa.search(_space(), pg.geno.Random(seed=1), 3)
     with pytest.raises(TypeError, match="search needs evaluator="):
         sa.search(pg.Dict(x=pg.oneof([1, 2])), pg.geno.Random(seed=1), max_trials=1)
     space = _space()
