@@ -166,29 +166,41 @@ class HParamsWriter:
         os.makedirs(logdir, exist_ok=True)
         self._specs: List[HParamSpec] = []
 
-    def has_config(self) -> bool:
-        """Whether `logdir` already holds an `hparams_config` (a resumed search)."""
+    def config_files(self) -> List[str]:
+        """The top-level event files holding an `hparams_config` (one after a first run)."""
         from tensorboard.plugins.hparams import metadata  # pylint: disable=g-import-not-at-top
 
-        for path in glob.glob(os.path.join(self.logdir, "events.out.tfevents.*")):
-            for event in _read_events(path):
-                if any(v.tag == metadata.EXPERIMENT_TAG for v in event.summary.value):
-                    return True
-        return False
+        found = []
+        for path in sorted(glob.glob(os.path.join(self.logdir, "events.out.tfevents.*"))):
+            if any(v.tag == metadata.EXPERIMENT_TAG
+                   for event in _read_events(path) for v in event.summary.value):
+                found.append(path)
+        return found
+
+    def has_config(self) -> bool:
+        """Whether `logdir` already holds an `hparams_config` (a resumed search)."""
+        return bool(self.config_files())
 
     def write_config(self, specs: Sequence[HParamSpec], metrics: Sequence[str],
-                     created: Optional[float] = None) -> bool:
-        """Writes the one `hparams_config`, unless the logdir has one already."""
+                     created: Optional[float] = None, replace: bool = False) -> bool:
+        """Writes the one `hparams_config`, unless the logdir has one (and not `replace`).
+
+        With `replace`, the earlier config's file is removed once the new one is
+        written (it holds nothing else), so the logdir keeps exactly one.
+        """
         from tensorboard.plugins.hparams import summary_v2 as hp  # pylint: disable=g-import-not-at-top
         from tensorboard.plugins.hparams import summary_v2  # pylint: disable=g-import-not-at-top
 
         self._specs = list(specs)
-        if self.has_config():
+        earlier = self.config_files()
+        if earlier and not replace:
             return False
         hparams = [hp.HParam(s.name, s.domain) for s in specs]
         declared = [hp.Metric(m, display_name=m) for m in metrics]
         pb = summary_v2.hparams_config_pb(hparams, declared, time_created_secs=created)
         _write(self.logdir, [(pb, 0)])
+        for path in earlier:
+            os.remove(path)
         return True
 
     def write_trial(self, trial: trial_lib.Trial) -> None:
@@ -241,21 +253,50 @@ class HParamsLogger(callbacks.Callback):
 
     def __init__(self, logdir: str):
         self.writer = HParamsWriter(logdir)
+        self._info = None
+        self._done: List[trial_lib.Trial] = []
+        self._declared: List[str] = []
 
     def on_search_begin(self, info: callbacks.SearchInfo) -> None:
-        done = [t for t in info.trials if t.status != trial_lib.RUNNING]
-        self.writer.write_config(hparam_specs(info.space, done),
-                                 metric_names(info.objectives, done))
+        self._info = info
+        self._done = [t for t in info.trials if t.status != trial_lib.RUNNING]
+        self._declared = metric_names(info.objectives, self._done)
+        if not self.writer.write_config(hparam_specs(info.space, self._done), self._declared):
+            # Resumed: the config names the metrics the earlier run declared.
+            self._declared = self._declared_in_config()
 
     def on_trial_end(self, trial) -> None:
+        self._done.append(trial)
         self.writer.write_trial(trial)
+
+    def on_search_end(self, result) -> None:
+        """Declares the metrics first seen during the search (one config still)."""
+        if self._info is None:
+            return
+        metrics = metric_names(self._info.objectives, self._done)
+        if not set(metrics) <= set(self._declared):
+            self.writer.write_config(hparam_specs(self._info.space, self._done), metrics,
+                                     replace=True)
+            self._declared = metrics
+
+    def _declared_in_config(self) -> List[str]:
+        from tensorboard.plugins.hparams import metadata  # pylint: disable=g-import-not-at-top
+
+        for path in self.writer.config_files():
+            for event in _read_events(path):
+                for value in event.summary.value:
+                    if value.tag == metadata.EXPERIMENT_TAG:
+                        experiment = metadata.parse_experiment_plugin_data(
+                            value.metadata.plugin_data.content)
+                        return [m.name.tag for m in experiment.metric_infos]
+        return []
 
 
 def export_store(root_dir: str, logdir: str) -> int:
     """Writes the HParams of every finished trial of a stored search; returns their count.
 
     Reads the store read-only (it may be written by a running search). Runs
-    already in `logdir` are rewritten, not duplicated.
+    already in `logdir` are rewritten, not duplicated, and so is the config.
     """
     from symbolic_automl.reporting import store_view  # pylint: disable=g-import-not-at-top
 
@@ -268,7 +309,8 @@ def export_store(root_dir: str, logdir: str) -> int:
     finally:
         view.close()
     writer = HParamsWriter(logdir)
-    writer.write_config(hparam_specs(space, trials), metric_names(objectives, trials), created)
+    writer.write_config(hparam_specs(space, trials), metric_names(objectives, trials), created,
+                        replace=True)
     for trial in trials:
         writer.write_trial(trial)
     return len(trials)
