@@ -217,3 +217,29 @@ def test_report_is_self_contained_and_opens_without_network(browser, tmp_path):
     best = result.best
     browser.find_element(By.CSS_SELECTOR, f"#rows tr.trial[data-id='{best.id}']").click()
     assert f"units = {best.model.units}" in browser.find_element(By.ID, "model").text
+
+
+def test_cli_report_and_dashboard_commands(tmp_path):
+    import subprocess  # pylint: disable=g-import-not-at-top
+    import sys  # pylint: disable=g-import-not-at-top
+
+    root = str(tmp_path / "exp")
+    run_search(root, 0.0)
+    output = str(tmp_path / "out" / "report.html")
+    made = subprocess.run([sys.executable, "-m", "symbolic_automl.cli", "report",
+                           f"--root_dir={root}", f"--output={output}"],
+                          capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    assert "window.REPORT_DATA" in open(output, encoding="utf-8").read()
+    server = subprocess.Popen([sys.executable, "-m", "symbolic_automl.cli", "dashboard",
+                               f"--root_dir={root}", "--port=0"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        line = server.stdout.readline()
+        address = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert address, line  # Bound to localhost unless --host says otherwise.
+        summary = json.loads(urllib.request.urlopen(address.group(0) + "api/summary").read())
+        assert summary["total"] == TRIALS
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
