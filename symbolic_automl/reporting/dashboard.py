@@ -103,7 +103,8 @@ class Dashboard:
         self._all_rows_json: Optional[bytes] = None
         self._objectives = self.view.meta("objectives") or ["reward"]
         self._directions = self.view.meta("directions") or ["max"] * len(self._objectives)
-        self._plots: Dict[str, Tuple[float, Any, bytes]] = {}  # name -> (time, version, png)
+        # name -> (drawn at, store version, png, seconds it took).
+        self._plots: Dict[str, Tuple[float, Any, bytes, float]] = {}
         self._plot_lock = threading.Lock()
 
     def close(self):
@@ -184,22 +185,28 @@ class Dashboard:
         return names
 
     def plot_png(self, name: str) -> bytes:
-        """A plot as PNG, redrawn when the store changed and `plot_interval` has passed."""
+        """A plot as PNG, redrawn when the store changed and `plot_interval` has passed.
+
+        A plot that takes long to draw (many trials) waits 5 times its drawing
+        time between redraws, so a dashboard never spends most of a core on plots.
+        """
         if name not in PLOT_NAMES:
             raise KeyError(name)
         version = self.refresh()
         with self._plot_lock:
             cached = self._plots.get(name)
-            if cached is not None and (cached[1] == version or
-                                       time.time() - cached[0] < self.plot_interval):
+            if cached is not None and (
+                    cached[1] == version or
+                    time.time() - cached[0] < max(self.plot_interval, 5 * cached[3])):
                 return cached[2]
+            start = time.time()
             if self._result is None or self._result[0] != version:
                 self._result = (version, self.view.result())
             figure = _draw(name, self._result[1])
             buffer = io.BytesIO()
             figure.savefig(buffer, format="png")
             png = buffer.getvalue()
-            self._plots[name] = (time.time(), version, png)
+            self._plots[name] = (time.time(), version, png, time.time() - start)
             return png
 
     def warm_up(self) -> None:
