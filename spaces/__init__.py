@@ -11,6 +11,7 @@ Each module is one family; import the one you need (most import Keras)::
     from symbolic_automl.spaces import nasbench_graph   # NAS-Bench-Graph table (no Keras)
     from symbolic_automl.spaces import xd               # XD-operations (Roberts et al. 2021)
     from symbolic_automl.spaces import pde              # FNO-1d and its CNN backbone (PDEs)
+    from symbolic_automl.spaces import evonorm          # EvoNorm layer graphs (Liu et al. 2020)
 
 Every space is an ordinary symbolic object: rebind, restrict or nest it, and
 pass it to `symbolic_automl.search`.
@@ -19,7 +20,7 @@ pass it to `symbolic_automl.search`.
 import importlib
 
 _MODULES = ("darts", "nasbench101", "mobilenet", "resnet", "anchors", "training",
-            "nasbench_graph", "xd", "pde")
+            "nasbench_graph", "xd", "pde", "evonorm")
 
 
 def __getattr__(name):

@@ -23,8 +23,17 @@ class InfeasibleError(SymbolicAutoMLError):
 class RejectedError(InfeasibleError):
     """A candidate turned away by a cheap check before its full evaluation.
 
-    Recorded with status ``rejected`` (EvoNorm-style rejection).
+    Recorded with status ``rejected`` (EvoNorm-style rejection) and the message
+    as its reason; `metrics` (what the check measured) become the trial's metrics.
+
+    Example::
+
+        raise RejectedError("accuracy 0.11 < 0.2 after 100 steps", metrics={"acc": 0.11})
     """
+
+    def __init__(self, message: str = "", metrics: dict = None):
+        super().__init__(message)
+        self.metrics = dict(metrics or {})
 
 
 class SearchSpaceError(SymbolicAutoMLError, ValueError):

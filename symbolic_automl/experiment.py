@@ -395,6 +395,7 @@ class _Experiment:
             trial.status = trial_lib.STOPPED if context.should_stop() else trial_lib.COMPLETED
         except errors.RejectedError as e:
             trial.status, trial.error = trial_lib.REJECTED, str(e)
+            trial.metrics = dict(getattr(e, "metrics", None) or {})
         except errors.InfeasibleError as e:
             trial.status, trial.error = trial_lib.INFEASIBLE, str(e)
         except Exception as e:  # pylint: disable=broad-except
