@@ -155,7 +155,7 @@ def _norm(arrays) -> float:
 
 
 def adversarial_gradient_norm(model, x: np.ndarray, y: np.ndarray, loss_fn: Callable,
-                              steps: int = 5, epsilon: float = 0.1,
+                              steps: int = 4, epsilon: float = 0.3,
                               finite_difference: float = 1e-3) -> float:
     """The largest gradient norm a small adversarial parameter perturbation reaches.
 

@@ -58,7 +58,7 @@ class EvoNormEvaluator:
     def __init__(self, anchors: Sequence[Anchor], data, *, quality_steps: int = 100,
                  quality_threshold: float = 0.2, train_steps: int = 300, batch_size: int = 32,
                  learning_rate: float = 3e-3, max_gradient_norm: float = 1e3,
-                 stability_steps: int = 2, stability_epsilon: float = 0.1,
+                 stability_steps: int = 4, stability_epsilon: float = 0.3,
                  probe_shape: Sequence[int] = (8, 6, 6, 16), seed: int = 0):
         anchors = list(anchors)
         if not anchors or not all(isinstance(a, Anchor) for a in anchors):
