@@ -11,6 +11,7 @@ rejections per stage, the Pareto front as formulas, and the known layers
 
     python demos/evonorm_search.py                       # offline digits, ~10 min on 2 cores
     python demos/evonorm_search.py --dataset=cifar10     # keras.datasets (needs network)
+    python demos/evonorm_search.py --anchors=paper       # spaces.anchors families (slower)
     python demos/evonorm_search.py --max_trials=2 --population=2 --train_steps=100   # smoke run
 
 Rerunning with the same --root_dir resumes the search.
@@ -27,6 +28,13 @@ from absl import flags  # noqa: E402
 from symbolic_automl.spaces import evonorm  # noqa: E402
 
 _DATASET = flags.DEFINE_enum("dataset", "digits", ["digits", "cifar10"], "Training data.")
+_ANCHORS = flags.DEFINE_enum(
+    "anchors", "tiny", ["tiny", "paper"],
+    "tiny: evonorm.anchors.tiny_anchors (seconds per candidate); paper: the anchor families "
+    "of symbolic_automl.spaces.anchors (ResNet-18, MobileNetV2, EfficientNet-B0) shrunk by "
+    "--width/--depth.")
+_WIDTH = flags.DEFINE_float("width", 0.125, "Width multiplier of the paper anchors.")
+_DEPTH = flags.DEFINE_float("depth", 0.34, "Depth multiplier of the paper anchors.")
 _POPULATION = flags.DEFINE_integer("population", 4, "Population size of the evolution.")
 _TOURNAMENT = flags.DEFINE_integer("tournament", 2, "Tournament sample size.")
 _MAX_TRIALS = flags.DEFINE_integer("max_trials", 6, "Candidates trained in all anchors.")
@@ -48,7 +56,10 @@ def main(argv):
         data, shape, groups = evonorm.searching.load_data("digits", 8), (8, 8, 1), 4
     else:
         data, shape, groups = evonorm.searching.load_data("cifar10", limit=5000), (32, 32, 3), 4
-    anchors = evonorm.anchors.tiny_anchors(input_shape=shape)
+    if _ANCHORS.value == "tiny":
+        anchors = evonorm.anchors.tiny_anchors(input_shape=shape)
+    else:
+        anchors = evonorm.anchors.paper_anchors(_WIDTH.value, _DEPTH.value, input_shape=shape)
     options = dict(quality_steps=_QUALITY_STEPS.value, train_steps=_TRAIN_STEPS.value)
     result = evonorm.search(
         anchors, data, population_size=_POPULATION.value, tournament_size=_TOURNAMENT.value,

@@ -99,3 +99,29 @@ def tiny_anchors(input_shape: Sequence[int] = (8, 8, 1), num_classes: int = 10,
         Anchor("efficientnet", functools.partial(
             tiny_mobilenet, squeeze_excite=True, name="tiny_efficientnet", **common)),
     ]
+
+
+def _paper_anchor(norm_act: NormActivation, name: str, settings: dict):
+    from symbolic_automl.spaces import anchors as anchor_families  # pylint: disable=g-import-not-at-top
+
+    return anchor_families.anchor(name, norm_act=norm_act, **settings).to_keras()
+
+
+def paper_anchors(width_multiplier: float = 0.125, depth_multiplier: float = 0.34,
+                  input_shape: Sequence[int] = (16, 16, 1), num_classes: int = 10,
+                  names: Sequence[str] = ("preact_resnet", "mobilenet_v2", "efficientnet_b0"),
+                  ) -> List[Anchor]:
+    """The paper's anchor families (`symbolic_automl.spaces.anchors`) as `Anchor`s.
+
+    A pre-activation ResNet-18, MobileNetV2 and EfficientNet-B0 for CIFAR-like
+    inputs, shrunk by `width_multiplier` / `depth_multiplier`; the candidate
+    fills every norm-act slot by rebinding.
+
+    Example::
+
+        anchors = paper_anchors(width_multiplier=0.125, input_shape=(32, 32, 3))
+    """
+    settings = dict(width_multiplier=width_multiplier, depth_multiplier=depth_multiplier,
+                    input_shape=tuple(input_shape), num_classes=num_classes)
+    return [Anchor(name, functools.partial(_paper_anchor, name=name, settings=settings))
+            for name in names]

@@ -457,3 +457,12 @@ def test_layers_under_jax():
     assert s0 == pytest.approx(54.926624, abs=1e-4) and s0g == pytest.approx(s0, abs=1e-4)
     np.testing.assert_allclose(var, MOVING_VAR_B0, atol=1e-6)
     np.testing.assert_allclose(gvar, MOVING_VAR_B0, atol=1e-6)
+
+
+def test_paper_anchor_families_take_a_layer_graph():
+    anchors = evonorm.anchors.paper_anchors(input_shape=(16, 16, 1), names=("preact_resnet",))
+    model = anchors[0].build(evonorm.evonorm_s0(groups=4))
+    graph_layers = [l for l in model.layers if isinstance(l, evonorm.EvoNormGraph)]
+    assert graph_layers and not any(
+        isinstance(l, keras.layers.BatchNormalization) for l in model.layers)
+    assert model(np.zeros((2, 16, 16, 1), "float32")).shape == (2, 10)
