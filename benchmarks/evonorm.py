@@ -100,18 +100,18 @@ def funnel(num_graphs, subsample, train_steps, seed, lines):
     return stages, outcome
 
 
-def throughput(trials, train_steps, seed, lines):
+def throughput(trials, max_rejections, train_steps, seed, lines):
     data = evonorm.searching.load_data("digits", 8)
     root = tempfile.mkdtemp(prefix="evonorm_bench_")
     wall, cpu = time.time(), time.process_time()
     result = evonorm.search(evonorm.anchors.tiny_anchors(), data, population_size=4,
                             tournament_size=2, max_trials=trials, root_dir=root, groups=4,
-                            train_steps=train_steps, seed=seed)
+                            train_steps=train_steps, seed=seed, max_rejections=max_rejections)
     wall, cpu = time.time() - wall, time.process_time() - cpu
     evaluated = len(result.trials)
     train = sum(t.metrics.get("train_seconds", 0.0) for t in result.trials)
-    lines.append(f"\n## Search throughput (evonorm.search, {trials} trained candidates, "
-                 "3 tiny anchors, digits 8×8)\n")
+    lines.append(f"\n## Search throughput (evonorm.search until {trials} trained candidates "
+                 f"or {max_rejections} rejections, 3 tiny anchors, digits 8×8)\n")
     lines.append(f"- candidates evaluated: {evaluated} ({result.count('completed')} trained, "
                  f"rejections by stage {result.rejections()})")
     lines.append(f"- wall {wall:.0f} s, process CPU {cpu:.0f} s: "
@@ -129,6 +129,8 @@ def main():
     parser.add_argument("--subsample", type=int, default=8)
     parser.add_argument("--train_steps", type=int, default=200)
     parser.add_argument("--trials", type=int, default=3)
+    parser.add_argument("--max_rejections", type=int, default=40,
+                        help="Stop the throughput search after this many rejections.")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip_throughput", action="store_true")
     parser.add_argument("--out", default=None)
@@ -139,7 +141,7 @@ def main():
              f"{os.environ.get('KERAS_BACKEND', 'tensorflow')}.\n"]
     funnel(args.graphs, args.subsample, args.train_steps, args.seed, lines)
     if not args.skip_throughput:
-        throughput(args.trials, args.train_steps, args.seed, lines)
+        throughput(args.trials, args.max_rejections, args.train_steps, args.seed, lines)
     text = "\n".join(lines) + "\n"
     print(text)
     if args.out:

@@ -4,7 +4,8 @@ In the order the evaluator runs them:
 
 1. `no_input`: the output must depend on `x`, in the graph and numerically
    (changing the probe batch changes the output).
-2. `non_finite`: no NaN/inf on a random probe batch, in training or inference mode.
+2. `non_finite`: no NaN/inf on a random probe batch, in training or inference mode,
+   with the parameters as initialized and with random ones.
 3. `duplicate`: a graph computing the same function as an earlier candidate
    (same outputs on a fixed random batch, with fixed random `v0`, `v1`) is
    not trained again (`SignatureIndex`).
@@ -49,14 +50,19 @@ class Probe:
         self.v0 = rng.normal(0.0, 0.5, size=channels).astype("float32")
         self.v1 = rng.normal(1.0, 0.5, size=channels).astype("float32")
 
-    def outputs(self, graph) -> np.ndarray:
+    def outputs(self, graph, randomize: bool = True) -> np.ndarray:
         """Outputs on the probe batch: training mode, then inference mode (after that
-        one training step), then training mode on the changed batch."""
+        one training step), then training mode on the changed batch.
+
+        Args:
+            randomize: set `v0`, `v1` to the probe's random values (else they keep
+                their initial 0 and 1).
+        """
         layer = graph.keras_layer()
         layer.build(self.x.shape)
-        if layer.v0 is not None:
+        if randomize and layer.v0 is not None:
             layer.v0.assign(self.v0)
-        if layer.v1 is not None:
+        if randomize and layer.v1 is not None:
             layer.v1.assign(self.v1)
         with np.errstate(all="ignore"):
             return np.stack([np.asarray(layer(self.x, training=True)),
@@ -64,13 +70,19 @@ class Probe:
                              np.asarray(layer(self.x_changed, training=True))])
 
     def check(self, graph) -> Tuple[Optional[str], str, Optional[np.ndarray]]:
-        """Runs checks 1-2: `(failed stage or None, reason, signature)`."""
+        """Runs checks 1-2: `(failed stage or None, reason, signature)`.
+
+        Finiteness is checked with the parameters as initialized (a network
+        starts there: `x / v0` is inf) and with random ones (where training may go).
+        """
         if not graph.depends_on_input():
             return NO_INPUT, "the output does not depend on x (graph)", None
-        train, infer, changed = self.outputs(graph)
-        for mode, out in (("training", train), ("inference", infer)):
-            if not np.all(np.isfinite(out)):
-                return NON_FINITE, f"NaN/inf output on a random batch ({mode} mode)", None
+        for randomize in (False, True):
+            train, infer, changed = self.outputs(graph, randomize)
+            at = "random v0, v1" if randomize else "initial v0 = 0, v1 = 1"
+            for mode, out in (("training", train), ("inference", infer)):
+                if not np.all(np.isfinite(out)):
+                    return NON_FINITE, f"NaN/inf output on a random batch ({mode} mode, {at})", None
         if np.all(np.isfinite(changed)) and np.allclose(train, changed, rtol=1e-5, atol=1e-6):
             return NO_INPUT, "the output does not change with x (numerically)", None
         return None, "", np.concatenate([train.reshape(-1), infer.reshape(-1)])

@@ -237,6 +237,9 @@ def test_structural_checks():
     cancels = LayerGraph(nodes=[Node(op="neg", inputs=[0, 0]), Node(op="add", inputs=[0, 4])])
     assert cancels.depends_on_input() and probe.check(cancels)[0] == checks.NO_INPUT
     assert probe.check(LayerGraph(nodes=[Node(op="div", inputs=[0, 1])]))[0] == checks.NON_FINITE
+    # Finite with random v0, but x / v0 is inf where networks start (v0 = 0).
+    stage, reason, _ = probe.check(LayerGraph(nodes=[Node(op="div", inputs=[0, 2])]))
+    assert stage == checks.NON_FINITE and "initial v0 = 0" in reason
     assert probe.check(LayerGraph(nodes=[Node(op="exp", inputs=[0, 0]),
                                          Node(op="exp", inputs=[4, 0]),
                                          Node(op="exp", inputs=[5, 0])]))[0] == checks.NON_FINITE
