@@ -178,6 +178,17 @@ def test_rejected_trials_do_not_count_and_are_capped(tmp_path):
     assert len(told) == result.count("rejected")
 
 
+def test_a_rejection_records_what_its_check_measured(tmp_path):
+    def picky(model, context):
+        raise sa.RejectedError("quality: 0.10 < 0.2", metrics={"stage": "quality", "acc": 0.1})
+
+    _search(tmp_path, 1, evaluator=picky, max_rejections=2)
+    stored = sa.TrialStore.in_dir(str(tmp_path)).trials()
+    assert [t.status for t in stored] == ["rejected"] * 2
+    assert stored[0].metrics == {"stage": "quality", "acc": 0.1}
+    assert stored[0].error == "quality: 0.10 < 0.2"
+
+
 def test_too_many_rejections_stop_the_search(tmp_path):
     def never(model, context):
         raise sa.RejectedError("rejected")
