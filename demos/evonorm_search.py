@@ -6,13 +6,15 @@ not a functional duplicate, stable under an adversarial perturbation), trained
 100 steps in each anchor (rejected below 20% validation accuracy), then
 trained on; their three accuracies are the objectives of Pareto-tournament
 evolution. Offline by default (scikit-learn digits, 8×8); prints the
-rejections per stage, the Pareto front as formulas, and the known layers
-(BN-ReLU, EvoNorm-B0, EvoNorm-S0) in the same anchors for comparison.
+rejections per stage, the Pareto front as formulas, the known layers
+(BN-ReLU, EvoNorm-B0, EvoNorm-S0) in the same anchors, and the transfer table:
+the found layer against the known ones in a held-out architecture
+(`spaces.anchors.held_out_comparison`, mean ± standard error over seeds).
 
     python demos/evonorm_search.py                       # offline digits, ~10 min on 2 cores
     python demos/evonorm_search.py --dataset=cifar10     # keras.datasets (needs network)
     python demos/evonorm_search.py --anchors=paper       # spaces.anchors families (slower)
-    python demos/evonorm_search.py --max_trials=2 --population=2 --train_steps=100   # smoke run
+    python demos/evonorm_search.py --max_trials=2 --population=2 --baselines=false   # smoke run
 
 Rerunning with the same --root_dir resumes the search.
 """
@@ -44,6 +46,10 @@ _QUALITY_STEPS = flags.DEFINE_integer("quality_steps", 100, "Steps before the qu
 _TRAIN_STEPS = flags.DEFINE_integer("train_steps", 200, "Training steps per anchor.")
 _BASELINES = flags.DEFINE_bool("baselines", True,
                                "Also train BN-ReLU, EvoNorm-B0 and EvoNorm-S0 in the anchors.")
+_TRANSFER_SEEDS = flags.DEFINE_integer(
+    "transfer_seeds", 2, "Seeds of the held-out transfer comparison (0 skips it).")
+_TRANSFER_STEPS = flags.DEFINE_integer("transfer_steps", 100,
+                                       "Training steps per transfer run.")
 _ROOT_DIR = flags.DEFINE_string("root_dir", "experiments/evonorm_search",
                                 "Where the trial store goes (rerun to resume).")
 _SEED = flags.DEFINE_integer("seed", 0, "Seed of the evolution and the evaluator.")
@@ -81,7 +87,29 @@ def main(argv):
         for name, metrics in rows:
             print("  " + "".join(f"{metrics['acc_' + a.name]:>18.3f}" for a in anchors)
                   + f"  {name}: {metrics['formula']}")
+    front = result.pareto_front()
+    if _TRANSFER_SEEDS.value and front:
+        transfer(front, result.objective, groups)
     print(f"\nDone in {time.time() - start:.0f} s. Trial store: {_ROOT_DIR.value}")
+
+
+def transfer(front, objective, groups):
+    """The found layer (best mean accuracy on the front) in a held-out architecture."""
+    # pylint: disable=g-import-not-at-top
+    import numpy as np
+    from symbolic_automl.spaces import anchors as anchor_families
+    from symbolic_automl.spaces import resnet
+
+    found = max(front, key=lambda t: np.mean([t.metrics[m] for m in objective])).model
+    (x, y), (x_val, y_val) = evonorm.searching.load_data(_DATASET.value, 16 if
+                                                         _DATASET.value == "digits" else 32)
+    held_out = resnet.preact_resnet(18, width_multiplier=0.0625, depth_multiplier=0.5,
+                                    input_shape=x.shape[1:])
+    print(f"\nTransfer to a held-out pre-activation ResNet-18 (width 1/16, depth 1/2), "
+          f"{_TRANSFER_STEPS.value} steps, {_TRANSFER_SEEDS.value} seeds; found = {found}:")
+    print(anchor_families.held_out_comparison(
+        held_out, found, (x, y), (x_val, y_val), steps=_TRANSFER_STEPS.value,
+        seeds=tuple(range(_TRANSFER_SEEDS.value))))
 
 
 if __name__ == "__main__":
