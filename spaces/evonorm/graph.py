@@ -11,9 +11,9 @@ fields may hold `pg.oneof`s: `graph_space(num_nodes)` is the search space.
 Example::
 
     space = graph_space(num_nodes=10, groups=4)
-    graph = pg.random_sample(space, seed=1)...        # or any algorithm
-    print(graph)                                      # x·σ(v1·x) / s_{w,h,c/g}(x)
-    y = graph(keras_tensor, name="block1_norm")
+    graph = next(pg.random_sample(space, seed=1))     # or any algorithm's proposal
+    print(evonorm_s0())                               # x·σ(v1·x) / s_{w,h,c/g}(x)
+    y = graph(keras_tensor, name="block1_norm")       # a fresh EvoNormGraph layer
 """
 
 from typing import Any, List, Optional, Sequence
