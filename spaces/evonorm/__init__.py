@@ -17,8 +17,8 @@ Example::
                             population_size=16, max_trials=40, root_dir="runs/evonorm")
     for trial in result.pareto_front(): print(trial.model, trial.metrics)
 
-Keras is imported by the layer modules; `graph_space` and the known graphs
-build without it.
+Importing the package imports Keras (through the `NormActivation` base); the
+search's modules (evaluator, checks, search) load on first use.
 """
 
 import importlib
