@@ -31,6 +31,10 @@ from keras import ops
 import numpy as np
 
 
+# Up to this size a K-matrix is materialized and applied as one dense matmul.
+DENSE_MAX_SIZE = 512
+
+
 def log2_exact(n: int) -> int:
     levels = int(round(math.log2(n))) if n > 0 else -1
     if n < 1 or (1 << levels) != n:
@@ -98,7 +102,7 @@ def block_increasing(first_increasing: bool, block: int) -> bool:
 
 
 def butterfly_multiply(re, im: Optional[object], twiddle, axis: int,
-                       increasing: bool) -> Tuple[object, object]:
+                       increasing: bool, real_output: bool = False) -> Tuple[object, object]:
     """Applies a K-matrix along `axis` of a complex tensor given as (re, im).
 
     Args:
@@ -107,6 +111,7 @@ def butterfly_multiply(re, im: Optional[object], twiddle, axis: int,
       twiddle: (depth, log n, n/2, 2, 2, 2) real tensor, last axis (real, imag).
       axis: the axis to transform (negative counts from the end).
       increasing: stride order of the first block; later blocks alternate.
+      real_output: only the real part is wanted (im comes back None).
 
     Returns:
       (re, im) of the result, same shape as the input.
@@ -119,20 +124,97 @@ def butterfly_multiply(re, im: Optional[object], twiddle, axis: int,
     if tuple(twiddle.shape) != (depth, levels, n // 2, 2, 2, 2):
         raise ValueError(f"Twiddle of shape {tuple(twiddle.shape)} does not fit size {n}; "
                          f"expected ({depth}, {levels}, {n // 2}, 2, 2, 2).")
-    after = int(np.prod(shape[axis + 1:], dtype=np.int64))
-    if any(d is None for d in shape[axis + 1:]):
-        raise ValueError(f"butterfly_multiply needs static sizes after axis {axis}: {shape}.")
-    out_shape = [-1 if d is None else d for d in shape]
-    x_re = ops.reshape(re, (-1, n, after))
-    x_im = None if im is None else ops.reshape(im, (-1, n, after))
+    last = len(shape) - 1
+    if axis != last:
+        re = ops.moveaxis(re, axis, -1)
+        im = None if im is None else ops.moveaxis(im, axis, -1)
+    moved_shape = [-1 if d is None else d for d in re.shape]
+    x_re = ops.reshape(re, (-1, n))
+    x_im = None if im is None else ops.reshape(im, (-1, n))
+    if n <= DENSE_MAX_SIZE:
+        # Materialize the K-matrix (its stages run on the n x n identity) and apply
+        # it as one matmul: big GEMMs beat small batched ones up to moderate n.
+        m_re, m_im = _apply_blocks(ops.convert_to_tensor(np.eye(n, dtype="float32")), None,
+                                   twiddle, n, levels, depth, increasing)
+        if x_im is None:
+            x_re, x_im = ops.matmul(x_re, m_re), ops.matmul(x_re, m_im)
+        elif real_output:
+            x_re, x_im = ops.matmul(x_re, m_re) - ops.matmul(x_im, m_im), None
+        else:
+            x_re, x_im = (ops.matmul(x_re, m_re) - ops.matmul(x_im, m_im),
+                          ops.matmul(x_re, m_im) + ops.matmul(x_im, m_re))
+    else:
+        x_re, x_im = _apply_blocks(x_re, x_im, twiddle, n, levels, depth, increasing)
+    x_re = ops.reshape(x_re, moved_shape)
+    if axis != last:
+        x_re = ops.moveaxis(x_re, -1, axis)
+    if real_output:
+        return x_re, None
+    x_im = ops.reshape(x_im, moved_shape)
+    if axis != last:
+        x_im = ops.moveaxis(x_im, -1, axis)
+    return x_re, x_im
+
+
+def _apply_blocks(x_re, x_im, twiddle, n, levels, depth, increasing):
+    """The K-matrix on rows of (re, im) of shape (rows, n): each block in two stages."""
     tw_re, tw_im = twiddle[..., 0], twiddle[..., 1]
     for block in range(depth):
-        block_up = block_increasing(increasing, block)
-        for step in range(levels):
-            stride = 1 << (step if block_up else levels - 1 - step)
-            x_re, x_im = _factor(x_re, x_im, tw_re[block, step], tw_im[block, step],
-                                 n, stride, after)
-    return ops.reshape(x_re, out_shape), ops.reshape(x_im, out_shape)
+        up = block_increasing(increasing, block)
+        for within in ((True, False) if up else (False, True)):
+            x_re, x_im = _stage(x_re, x_im, tw_re[block], tw_im[block], n, levels, within, up)
+    return x_re, x_im
+
+
+def _stage(x_re, x_im, tw_re, tw_im, n, levels, within, up):
+    """The factors of one block with strides < n1 (`within`) or >= n1, as matmuls.
+
+    With n = n2 * n1 (n1 = 2^(levels // 2)) and index i = a * n1 + b, factors of
+    stride < n1 mix only within each contiguous block a: together a
+    block-diagonal matrix W[a] (n1 x n1); factors of stride >= n1 mix only
+    across blocks at fixed b: a matrix A[b] (n2 x n2). Each is materialized by
+    running its factors on tiled identities (n1 or n2 rows, cheap) and applied
+    as a batched matmul: O(n (n1 + n2)) per row instead of log n passes of small
+    elementwise ops.
+    """
+    split = levels // 2
+    n1 = 1 << split
+    n2 = n // n1
+    log_strides = list(range(split)) if within else list(range(split, levels))
+    if not log_strides:
+        return x_re, x_im
+    if not up:
+        log_strides.reverse()
+    if within:
+        probe = np.tile(np.eye(n1, dtype="float32"), (1, n2))      # [r, a*n1 + b] = (r == b)
+    else:
+        probe = np.repeat(np.eye(n2, dtype="float32"), n1, axis=1)  # [r, a*n1 + b] = (r == a)
+    m_re, m_im = ops.convert_to_tensor(probe[:, :, None]), None
+    for log_stride in log_strides:
+        step = log_stride if up else levels - 1 - log_stride
+        m_re, m_im = _factor(m_re, m_im, tw_re[step], tw_im[step], n, 1 << log_stride, 1)
+    rows = probe.shape[0]
+    if within:
+        # W[a, out, in]: the response at a*n1 + out to the one-hot at a*n1 + in.
+        def matrix(m):
+            return ops.transpose(ops.reshape(m, (rows, n2, n1)), (1, 2, 0))
+        equation = "rab,aob->rao"
+    else:
+        # A[b, out, in]: the response at out*n1 + b to the one-hot at in*n1 + b.
+        def matrix(m):
+            return ops.transpose(ops.reshape(m, (rows, n2, n1)), (2, 1, 0))
+        equation = "rab,bca->rcb"
+    w_re, w_im = matrix(m_re), matrix(m_im)
+    x_re = ops.reshape(x_re, (-1, n2, n1))
+
+    def product(x, w):
+        return ops.reshape(ops.einsum(equation, x, w), (-1, n))
+
+    if x_im is None:
+        return product(x_re, w_re), product(x_re, w_im)
+    x_im = ops.reshape(x_im, (-1, n2, n1))
+    return (product(x_re, w_re) - product(x_im, w_im),
+            product(x_re, w_im) + product(x_im, w_re))
 
 
 def _factor(x_re, x_im, t_re, t_im, n, stride, after):

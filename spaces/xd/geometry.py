@@ -57,13 +57,6 @@ class AxisPlan:
         """Index in the length-`size` filter of each kernel tap j = 0..kernel-1."""
         return (self.offset - self.dilation * np.arange(self.kernel)) % self.size
 
-    def kernel_gather(self) -> np.ndarray:
-        """Indices that scatter a (kernel + 1)-long tap vector, its last entry 0,
-        into the length-`size` circular filter (entries without a tap read the 0)."""
-        gather = np.full(self.size, self.kernel, dtype="int32")
-        gather[self.kernel_positions()] = np.arange(self.kernel, dtype="int32")
-        return gather
-
 
 def is_power_of_two(n: int) -> bool:
     return n >= 1 and n & (n - 1) == 0

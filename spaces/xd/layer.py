@@ -147,7 +147,6 @@ class XD(keras.layers.Layer):
                     self.twiddles[name, axis] = self.add_weight(
                         name=f"{ARCH_PREFIX}{name}{axis}", shape=value.shape,
                         initializer=_constant(value))
-        self._gathers = [plan.kernel_gather() for plan in self.plans]
         if self._initial_weights is not None:
             for variable, value in zip(self.model_variables, self._initial_weights):
                 variable.assign(value)
@@ -175,7 +174,7 @@ class XD(keras.layers.Layer):
         if any(right for _, right in fill):
             x = ops.pad(x, [(0, 0), (0, 0)] + fill)
         spectrum = self._forward(x, "M")
-        filters = self._forward(self._circular_filter(), "L")
+        filters = self._filter_spectrum()
         mixed = self._mix(spectrum, filters)
         y = self._inverse(mixed)
         index = (slice(None), slice(None)) + tuple(
@@ -188,14 +187,29 @@ class XD(keras.layers.Layer):
             y = self.activation(y)
         return ops.cast(y, self.compute_dtype)
 
-    def _circular_filter(self):
-        """The kernel scattered into the circular filter: (c_in, c_per, *sizes)."""
-        h = ops.cast(self.kernel, "float32")
-        h = ops.pad(h, [(0, 1)] * self.rank + [(0, 0), (0, 0)])
-        for axis, gather in enumerate(self._gathers):
-            h = ops.take(h, gather, axis=axis)
+    def _filter_spectrum(self):
+        """`L w`, the spectrum of the kernel in its circular filter: (c_in, c_per, *freq).
+
+        L is linear and the filter is zero off the kernel taps, so only L's columns
+        at the taps matter: per axis, the transform of the tap one-hots, (kernel,
+        freq), contracted with the kernel as a matmul (not a transform of a
+        mostly-zero (c_in, c_out, size) tensor).
+        """
         rank = self.rank
-        return ops.transpose(h, (rank, rank + 1) + tuple(range(rank)))
+        re, im = ops.cast(self.kernel, "float32"), None
+        for axis, plan in enumerate(self.plans):
+            taps = np.eye(plan.size, dtype="float32")[plan.kernel_positions()]
+            if self.arch == "fixed":
+                basis = (np.fft.rfft(taps) if axis == rank - 1 else np.fft.fft(taps))
+                b_re = ops.convert_to_tensor(basis.real.astype("float32"))
+                b_im = ops.convert_to_tensor(basis.imag.astype("float32"))
+            else:
+                b_re, b_im = butterfly.butterfly_multiply(
+                    ops.convert_to_tensor(taps), None, self.twiddles["L", axis], 1,
+                    increasing=False)
+            re, im = _contract(re, im, b_re, b_im, axis)
+        order = (rank, rank + 1) + tuple(range(rank))
+        return ops.transpose(re, order), ops.transpose(im, order)
 
     def _forward(self, x, name):
         """Time -> frequency along the trailing `rank` axes of a real tensor."""
@@ -221,7 +235,8 @@ class XD(keras.layers.Layer):
             return ops.irfft((re, im), fft_length=self.plans[-1].size)
         for axis in range(self.rank):
             re, im = butterfly.butterfly_multiply(
-                re, im, self.twiddles["K", axis], first + axis, increasing=True)
+                re, im, self.twiddles["K", axis], first + axis, increasing=True,
+                real_output=axis == self.rank - 1)
         return re
 
     def _mix(self, spectrum, filters):
@@ -233,14 +248,18 @@ class XD(keras.layers.Layer):
         per = h_re.shape[1]
         h_re, h_im = (ops.reshape(t, (self.in_channels, per, flat)) for t in (h_re, h_im))
         if self.depth_multiplier is None:
-            def product(a, b):
-                return ops.einsum("bcf,cof->bof", a, b)
+            # Frequency-major once, then batched matmuls: (f, b, c) @ (f, c, o).
+            x_re, x_im = (ops.transpose(t, (2, 0, 1)) for t in (x_re, x_im))
+            h_re, h_im = (ops.transpose(t, (2, 0, 1)) for t in (h_re, h_im))
+            y_re = ops.matmul(x_re, h_re) - ops.matmul(x_im, h_im)
+            y_im = ops.matmul(x_re, h_im) + ops.matmul(x_im, h_re)
+            y_re, y_im = (ops.transpose(t, (1, 2, 0)) for t in (y_re, y_im))
         else:
             def product(a, b):
                 out = ops.expand_dims(a, 2) * ops.expand_dims(b, 0)
                 return ops.reshape(out, (-1, self.out_channels, flat))
-        y_re = product(x_re, h_re) - product(x_im, h_im)
-        y_im = product(x_re, h_im) + product(x_im, h_re)
+            y_re = product(x_re, h_re) - product(x_im, h_im)
+            y_im = product(x_re, h_im) + product(x_im, h_re)
         shape = (-1, self.out_channels) + freq_shape
         return ops.reshape(y_re, shape), ops.reshape(y_im, shape)
 
@@ -302,6 +321,22 @@ def _constant(value: np.ndarray):
         del shape
         return ops.convert_to_tensor(value, dtype=dtype or "float32")
     return initializer
+
+
+def _contract(re, im, b_re, b_im, axis):
+    """Replaces `axis` (taps) of the complex (re, im) by frequencies: sum_j x[j] b[j, f]."""
+    shape = tuple(re.shape)
+    taps = shape[axis]
+    rest = shape[:axis] + shape[axis + 1:]
+
+    def matmul(x, b):
+        x = ops.reshape(ops.moveaxis(x, axis, -1), (-1, taps))
+        y = ops.reshape(ops.matmul(x, b), rest + (b.shape[-1],))
+        return ops.moveaxis(y, -1, axis)
+
+    if im is None:
+        return matmul(re, b_re), matmul(re, b_im)
+    return (matmul(re, b_re) - matmul(im, b_im), matmul(re, b_im) + matmul(im, b_re))
 
 
 def _fft_along(re, im, axis, inverse=False):

@@ -48,7 +48,10 @@ def test_circular_conv_config_round_trip_and_errors():
         xd.CircularConv1D(1, 5, dilation_rate=3)(np.zeros((1, 4, 1), "float32"))
 
 
-def test_dft_butterflies_match_numpy_fft_in_bit_reversed_order():
+@pytest.mark.parametrize("dense_max", [butterfly.DENSE_MAX_SIZE, 0])
+def test_dft_butterflies_match_numpy_fft_in_bit_reversed_order(dense_max, monkeypatch):
+    # dense_max=0: the two-stage block-matmul path (sizes above DENSE_MAX_SIZE).
+    monkeypatch.setattr(butterfly, "DENSE_MAX_SIZE", dense_max)
     rng = np.random.RandomState(1)
     for n in (2, 8, 32):
         x = rng.randn(3, n, 2).astype("float32")
@@ -60,6 +63,10 @@ def test_dft_butterflies_match_numpy_fft_in_bit_reversed_order():
         back, _ = butterfly.butterfly_multiply(re, im, butterfly.dft_twiddle(n, True), 1,
                                                increasing=True)
         np.testing.assert_allclose(_np(back), x, atol=1e-5)
+        real, none = butterfly.butterfly_multiply(re, im, butterfly.dft_twiddle(n, True), 1,
+                                                  increasing=True, real_output=True)
+        assert none is None
+        np.testing.assert_allclose(_np(real), x, atol=1e-5)
     # Extra blocks start as the identity: depth 3 is the same transform.
     tw3 = butterfly.dft_twiddle(8, False, depth=3)
     x = rng.randn(4, 8).astype("float32")
@@ -338,3 +345,91 @@ def test_learned_operations_round_trip_keras_file_and_json_plus_weights(tmp_path
     rebuilt = pg.from_json_str((tmp_path / "model.json").read_text()).to_keras()
     rebuilt.load_weights(tmp_path / "model.weights.h5")
     np.testing.assert_array_equal(_np(rebuilt(x)), expected)
+
+
+# -------------------------------------------------------------------------- JAX
+_JAX_CHECK = r"""
+import numpy as np, keras
+from symbolic_automl.spaces import xd
+assert keras.backend.backend() == "jax"
+rng = np.random.RandomState(0)
+for conv, shape in [(keras.layers.Conv1D(3, 4, padding="same", strides=2), (2, 15, 2)),
+                    (xd.CircularConv1D(3, 5, dilation_rate=2), (2, 16, 2)),
+                    (keras.layers.DepthwiseConv2D(3, padding="valid", depth_multiplier=2),
+                     (2, 8, 7, 2))]:
+    x = rng.randn(*shape).astype("float32")
+    y = np.asarray(conv(x))
+    for arch in ("fixed", "butterfly"):
+        z = np.asarray(xd.XD.from_conv(conv, arch=arch)(x))
+        assert np.linalg.norm(z - y) / np.linalg.norm(y) < 1e-5, (conv.name, arch)
+inputs = keras.Input((16, 2))
+h = keras.layers.Conv1D(4, 3, padding="same", activation="relu")(inputs)
+h = keras.layers.Add()([h, xd.CircularConv1D(4, 5)(h)])
+model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(h)))
+x = rng.randn(16, 16, 2).astype("float32"); y = rng.randn(16, 1).astype("float32")
+relaxed = xd.relax(model)
+assert np.abs(np.asarray(relaxed(x)) - np.asarray(model(x))).max() < 1e-5
+for arch_rate, weights_rate in ((0.0, 0.05), (0.05, 0.0)):
+    m = xd.relax(model)
+    m.compile(optimizer=xd.SplitOptimizer(keras.optimizers.SGD(weights_rate),
+                                          keras.optimizers.Adam(arch_rate)), loss="mse")
+    a0 = [np.array(v) for v in xd.arch_variables(m)]
+    w0 = [np.array(v) for v in xd.model_variables(m)]
+    m.fit(x, y, epochs=1, batch_size=8, verbose=0)
+    da = max(np.abs(np.array(v) - a).max() for v, a in zip(xd.arch_variables(m), a0))
+    dw = max(np.abs(np.array(v) - w).max() for v, w in zip(xd.model_variables(m), w0))
+    assert (da == 0.0 and dw > 1e-4) if arch_rate == 0 else (dw == 0.0 and da > 1e-4), (da, dw)
+import sys, os
+path = os.path.join(sys.argv[1], "m.keras")
+m.save(path)
+again = keras.models.load_model(path)
+assert np.array_equal(np.asarray(again(x)), np.asarray(m(x)))
+print("JAX OK")
+"""
+
+
+_JAX_WARM_START = r"""
+import numpy as np, keras
+from symbolic_automl.spaces import xd
+assert keras.backend.backend() == "jax"
+x = np.random.RandomState(0).randn(2, 15, 2).astype("float32")
+conv = keras.layers.Conv1D(3, 4, padding="same", strides=2)
+y = np.asarray(conv(x))
+for arch in ("fixed", "butterfly"):
+    z = np.asarray(xd.XD.from_conv(conv, arch=arch)(x))
+    assert np.linalg.norm(z - y) / np.linalg.norm(y) < 1e-5, arch
+print("JAX OK")
+"""
+
+
+def _run_jax(script, *args):
+    import subprocess  # pylint: disable=g-import-not-at-top
+    import sys  # pylint: disable=g-import-not-at-top
+
+    env = dict(os.environ, KERAS_BACKEND="jax", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2")
+    done = subprocess.run([sys.executable, "-c", script, *args], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0 and "JAX OK" in done.stdout, done.stderr[-3000:]
+
+
+def test_jax_backend_warm_start():
+    _run_jax(_JAX_WARM_START)
+
+
+@pytest.mark.slow
+def test_jax_backend_warm_start_relax_split_optimizer_and_save(tmp_path):
+    _run_jax(_JAX_CHECK, str(tmp_path))
+
+
+# ------------------------------------------------------------------ permuted images
+@pytest.mark.slow
+def test_xd_recovers_the_accuracy_a_pixel_permutation_costs_the_cnn():
+    from symbolic_automl.spaces.xd import permuted  # pylint: disable=g-import-not-at-top
+
+    rows = permuted.permuted_digits(seeds=(0, 1), epochs=20)
+    for row in rows:
+        assert row["cnn"] > row["cnn_permuted"] + 0.05, row  # the permutation hurts the CNN
+        assert row["xd_permuted"] > row["cnn_permuted"] + 0.15, row
+    lost = np.mean([r["cnn"] - r["cnn_permuted"] for r in rows])
+    recovered = np.mean([r["xd_permuted"] - r["cnn_permuted"] for r in rows])
+    assert recovered > 0.5 * lost
