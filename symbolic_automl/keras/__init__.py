@@ -16,7 +16,8 @@ constraints, losses and metrics. The functional API works as in Keras,
 including the lowercase helpers (`layers.add`, `layers.concatenate`, ...),
 `keras.ops` calls and tensor arithmetic (`x + y`, `x[:, 0]`), which are
 recorded by name so the model stays JSON. Your own `class Block(layers.Layer)`
-gets a symbolic stand-in automatically (`custom`). A fixed model is the Keras
+gets a symbolic stand-in automatically, and so does `class MyModel(keras.Model)`
+(`custom`). A fixed model is the Keras
 model it builds (`summary`, `fit`, `save`, ...); on a space, `compile`/`fit`
 record the training recipe for `sa.search` (`facade`).
 
@@ -33,7 +34,8 @@ import keras as _keras
 from symbolic_automl.keras import layers
 from symbolic_automl.keras import ops
 from symbolic_automl.keras.custom import Layer, Loss, Metric
-from symbolic_automl.keras.model import Model, Node, Ref, Sequential
+from symbolic_automl.keras.model import KerasModel as Model
+from symbolic_automl.keras.model import Node, Ref, Sequential
 from symbolic_automl.keras.objects import (
     Namespace,
     constraints,

@@ -35,6 +35,13 @@ Example::
     model = keras.Model(x, layers.Dense(3)(y))
     built = pg.materialize(model, pg.DNA(1)).to_keras()   # holds a real Block(64)
 
+`keras.Model` from the mirror works the same way: `keras.Model(inputs,
+outputs)` is the symbolic functional model, and `class MLP(keras.Model)` is a
+subclassed Keras model whose stand-in (`MLP(pg.oneof([32, 64]))`) is a search
+space that also answers `compile`/`fit`/`predict` (see `facade`); unlike plain
+Keras, it saves to `.keras` without a hand-written `get_config` when its
+constructor arguments are plain values.
+
 Keras reloads a saved model with such a layer once the module that defines
 the class is imported (the class is registered with
 `keras.saving.register_keras_serializable(package=<its module>)`). Keras's
@@ -105,7 +112,8 @@ def symbolic_class_of(cls) -> Optional[Type[spec.KerasSpec]]:
     return cls.__dict__.get(_SYMBOLIC) if isinstance(cls, type) else None
 
 
-def _custom_base(keras_base: type, spec_base: Type[spec.KerasSpec], doc: str) -> type:
+def _custom_base(keras_base: type, spec_base: Type[spec.KerasSpec], doc: str,
+                 metaclass: type = CustomClassType, namespace: Optional[dict] = None) -> type:
     def init_subclass(cls, **kwargs):
         super(base, cls).__init_subclass__(**kwargs)
         _register(cls, spec_base)
@@ -127,14 +135,85 @@ def _custom_base(keras_base: type, spec_base: Type[spec.KerasSpec], doc: str) ->
                 instance.trainable = extra["trainable"]
             return instance
 
-    base = CustomClassType(keras_base.__name__, (keras_base,), {
+    base = metaclass(keras_base.__name__, (keras_base,), {
         "__module__": __name__,
         "__qualname__": keras_base.__name__,
         "__doc__": doc,
         "__init_subclass__": classmethod(init_subclass),
         "from_config": classmethod(from_config),
+        **(namespace or {}),
     })
     return base
+
+
+class _ModelBaseType(CustomClassType):
+    """Metaclass of the mirror's `keras.Model`: the functional constructor when
+    called itself, the base of subclassed models when subclassed."""
+
+    def __call__(cls, *args, **kwargs):
+        functional = cls.__dict__.get("_functional_class")
+        if functional is None:
+            instance = super().__call__(*args, **kwargs)
+            if isinstance(instance, keras.Model):
+                # Keras makes no automatic config for subclassed models; keep the
+                # constructor's arguments for `get_config` below.
+                instance._constructor_arguments = _arguments(cls, args, kwargs)  # pylint: disable=protected-access
+            return instance
+        if spec.building_keras():
+            return keras.Model(*args, **kwargs)
+        return functional(*args, **kwargs)
+
+    def __instancecheck__(cls, value):
+        functional = cls.__dict__.get("_functional_class")
+        return (functional is not None and isinstance(value, functional)) or \
+            super().__instancecheck__(value)
+
+
+def _arguments(cls, args, kwargs) -> Optional[dict]:
+    """The constructor's arguments by name, or None if they are not plain values."""
+    try:
+        bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
+    except TypeError:
+        return None
+    arguments = dict(bound.arguments)
+    arguments.pop(next(iter(arguments)))  # self
+    for name, parameter in inspect.signature(cls.__init__).parameters.items():
+        if parameter.kind == parameter.VAR_KEYWORD:
+            arguments.update(arguments.pop(name, {}))
+        elif parameter.kind == parameter.VAR_POSITIONAL and arguments.pop(name, ()):
+            return None
+    plain = (type(None), bool, int, float, str)
+    if not all(isinstance(v, plain) or (isinstance(v, (list, tuple)) and
+                                        all(isinstance(e, plain) for e in v))
+               for v in arguments.values()):
+        return None
+    return arguments
+
+
+def _model_get_config(self):
+    """Keras's config, plus the (plain) constructor arguments the model was made with."""
+    arguments = getattr(self, "_constructor_arguments", None)
+    try:
+        config = keras.Model.get_config(self)
+    except NotImplementedError:
+        if arguments is None:
+            raise
+        config = {"name": self.name, "trainable": self.trainable}
+    for name, value in (arguments or {}).items():
+        config.setdefault(name, value)
+    return config
+
+
+def model_base(functional_class: type, spec_base: Type[spec.KerasSpec]) -> type:
+    """The mirror's `keras.Model`: `Model(inputs, outputs)` is `functional_class`'s,
+    and `class MyModel(Model)` is a subclassed Keras model with a stand-in."""
+    return _custom_base(
+        keras.Model, spec_base,
+        "`keras.Model`: `Model(inputs, outputs)` makes a symbolic functional model;\n"
+        "subclass it for your own models, which then get a symbolic stand-in (their\n"
+        "constructor arguments may hold hyper-values), as `layers.Layer` subclasses do.",
+        metaclass=_ModelBaseType,
+        namespace={"_functional_class": functional_class, "get_config": _model_get_config})
 
 
 Layer = _custom_base(

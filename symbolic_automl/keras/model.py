@@ -33,9 +33,10 @@ from typing import Any, Dict, List
 
 import pyglove as pg
 
+from symbolic_automl.keras import custom
 from symbolic_automl.keras import facade
 from symbolic_automl.keras import spec
-from symbolic_automl.keras.tensor import InputSpec, Op, SymbolicTensor, tensors_in
+from symbolic_automl.keras.tensor import InputSpec, LayerSpec, Op, SymbolicTensor, tensors_in
 
 
 class Sequential(facade.KerasModelFacade, pg.Object):
@@ -142,6 +143,19 @@ class Model(facade.KerasModelFacade, pg.Object):
                 *[resolve(a) for a in node.args], **resolve(dict(node.kwargs)))
         return keras.Model(inputs=resolve(self.inputs), outputs=resolve(self.outputs),
                            name=self.name)
+
+
+class SubclassedModelSpec(facade.KerasModelFacade, LayerSpec):
+    """The stand-in of a `keras.Model` subclass written against the mirror.
+
+    Its arguments may hold hyper-values; fixed, it is the Keras model it builds
+    (`fit`, `predict`, ...), and on a space `compile`/`fit` record the recipe.
+    """
+
+
+# The mirror's `keras.Model`: the functional constructor above, and the base of
+# subclassed models (`class MyModel(keras.Model)`), like `layers.Layer`.
+KerasModel = custom.model_base(Model, SubclassedModelSpec)
 
 
 def _trace(inputs, outputs):

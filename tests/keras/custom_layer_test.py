@@ -72,6 +72,18 @@ class LazyBlock(layers.Layer):
         return self.dense(x)
 
 
+class MLP(keras.Model):
+    """A subclassed model, as in Keras's "making new models via subclassing" guide."""
+
+    def __init__(self, units, num_classes=2, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = layers.Dense(units, activation="relu")
+        self.classifier = layers.Dense(num_classes)
+
+    def call(self, x):
+        return self.classifier(self.hidden(x))
+
+
 class ScaledLoss(keras.losses.Loss):
     def __init__(self, scale=1.0, **kwargs):
         super().__init__(**kwargs)
@@ -225,3 +237,28 @@ def test_custom_loss_subclass_takes_hyper_values():
 
 def test_symbolic_layer_returns_the_registered_stand_in():
     assert keras.symbolic_layer(Block) is type(Block(4))
+
+
+def test_a_subclassed_model_is_a_space_that_searches_builds_and_saves(tmp_path):
+    x = keras.Input((6,))
+    assert isinstance(keras.Model(x, layers.Dense(2)(x)), keras.Model)  # still functional
+    space = MLP(pg.oneof([4, 8]))
+    assert isinstance(space, keras.LayerSpec) and space.keras_class is MLP
+    assert pg.eq(sa.export.loads(sa.export.dumps(space)), space)
+    rng = np.random.default_rng(2)
+    data, labels = rng.normal(size=(32, 6)).astype("float32"), rng.integers(0, 2, 32)
+    space.compile(optimizer="adam",
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    space.fit(data, labels, epochs=1, batch_size=16, validation_split=0.25)
+    result = sa.search(space, pg.geno.Sweeping(), max_trials=2, progress=False)
+    assert [t.status for t in result.trials] == ["completed", "completed"]
+    assert sorted(t.model.units for t in result.trials) == [4, 8]
+    fixed = pg.materialize(space, pg.DNA(1))
+    predictions = fixed.predict(data, verbose=0)
+    assert type(fixed.keras_model) is MLP and predictions.shape == (32, 2)
+    assert fixed.count_params() == 6 * 8 + 8 + 8 * 2 + 2
+    path = str(tmp_path / "mlp.keras")
+    fixed.save(path)  # Keras has no automatic config for subclassed models; we do
+    np.testing.assert_allclose(plain_keras.saving.load_model(path).predict(data, verbose=0),
+                               predictions, rtol=1e-5, atol=1e-6)
