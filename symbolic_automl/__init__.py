@@ -15,6 +15,8 @@ the search loop, the store and the CLI's `show` start fast.
 
 import importlib
 
+from symbolic_automl import sharing  # noqa: F401  (first: keeps shared hyper-values one decision)
+from symbolic_automl import decisions
 from symbolic_automl import export
 from symbolic_automl.errors import (
     DNAMismatchError,

@@ -193,15 +193,15 @@ class _Experiment:
         self.executor = executor
         self.observers = list(observers)
         self.max_rejections = max_rejections
-        self.user_space = space_lib.Space(space)
+        value = space.value if isinstance(space, space_lib.Space) else space
         training = getattr(evaluator, "training", None)
-        if training is not None and not pg.is_deterministic(training) \
-                and not self.user_space.is_define_by_run:
-            # The recipe's hyper-values join the model's: one genotype for both.
-            from symbolic_automl.evaluators import Trainable  # pylint: disable=g-import-not-at-top
-            self.space = space_lib.Space(Trainable(model=self.user_space.value, training=training))
+        if training is not None and not pg.is_deterministic(training) and not (
+                space_lib.value_callable(value) and _is_weight_sharing(algorithm)):
+            # The recipe's hyper-values join the model's: one genotype for both, in
+            # either style; each trial materializes a `Trainable(model, training)`.
+            self.space = space_lib.Space(value, training=training)
         else:
-            self.space = self.user_space
+            self.space = space_lib.Space(space)
         self.algorithm = algorithm
         self.evaluator = evaluator
         self.root_dir = root_dir

@@ -16,24 +16,26 @@ Example::
 """
 
 import json
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence, Union
 
 import pyglove as pg
 
 from symbolic_automl import export
 
 
-def compile(value: Any, spec: Optional[pg.DNASpec] = None
+def compile(value: Any, spec: Union[None, pg.DNASpec, Sequence[pg.DNASpec]] = None
             ) -> Optional[Callable[[Sequence[Any]], Any]]:  # pylint: disable=redefined-builtin
     """A function numbers -> materialized value, or None if the space is not flat.
 
-    The function takes the decisions' values in spec order, as
+    The function takes one value per place in spec order, as
     `dna.to_numbers()` gives them: a candidate index per `oneof`, a float per
     `floatv`.
 
     Args:
         value: the symbolic space.
-        spec: `pg.dna_spec(value)`, when the caller has it (it is slow to make).
+        spec: `pg.dna_spec(value)`, when the caller has it (it is slow to make),
+            or the decision specs of each of its hyper-values in order (a space
+            whose places share decisions has one number per place here).
     """
     try:
         # Never a pickled value nor marshalled code in the template: `pg.from_json`
@@ -42,9 +44,10 @@ def compile(value: Any, spec: Optional[pg.DNASpec] = None
         template = export.to_json_tree(value, allow_references=True)
     except (TypeError, ValueError):
         return None
-    spec = spec or pg.dna_spec(value)
+    spec = spec if spec is not None else pg.dna_spec(value)
+    elements = spec.elements if isinstance(spec, pg.DNASpec) else spec
     slots: List[Any] = []
-    for element in spec.elements:
+    for element in elements:
         if element.is_categorical and element.num_choices == 1:
             for candidate in element.candidates:
                 if candidate.elements:  # A nested decision: conditional space.

@@ -2,11 +2,13 @@
 
 import dataclasses
 import math
+import os
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import pyglove as pg
 
+from symbolic_automl import decisions as decisions_lib
 from symbolic_automl import errors
 from symbolic_automl.reporting.readable import format_decisions
 
@@ -231,17 +233,30 @@ class Result:
     Example::
 
         result = search(...)
-        print(result.best.metrics, result.best.model)
+        print(result.summary())            # decisions by name and value
+        model = result.best_model()        # the best trial's Keras model
+        result.decisions(result.best)      # [('filters', 32), ('learning_rate', 0.0072)]
         for trial in result.top(3): ...
+
+    Args:
+      trials: the trial records.
+      objective: the objective metric names.
+      root_dir: where the search kept its files (trained `.keras` models).
+      space: the `Space` searched, when known (`search` gives it).
+      history: the weight-sharing architecture history, if any.
+      dna_spec: the genotype, when the space is not at hand (a store records it).
     """
 
     def __init__(self, trials: Sequence[Trial], objective: Sequence[str],
-                 root_dir: Optional[str] = None, space=None, history: Any = None):
+                 root_dir: Optional[str] = None, space=None, history: Any = None,
+                 dna_spec: Optional[pg.DNASpec] = None):
         self.trials = list(trials)
         self.objective = list(objective)
         self.root_dir = root_dir
         self.space = space
         self.architecture_history = history
+        self.dna_spec = dna_spec if dna_spec is not None else getattr(space, "dna_spec", None)
+        self._short_names = None
 
     @property
     def rewarded(self) -> List[Trial]:
@@ -249,9 +264,81 @@ class Result:
 
     @property
     def best(self) -> Optional[Trial]:
-        """The trial with the highest reward (first objective when several)."""
+        """The trial with the highest reward (first objective when several).
+
+        Its Keras model is `best_model()`.
+        """
         top = self.top(1)
         return top[0] if top else None
+
+    def decisions(self, trial: Trial) -> Optional[List[Tuple[str, Any]]]:
+        """What `trial` chose, as (short unique name, value) pairs, in spec order.
+
+        The one view of a trial's decisions for every viewer (summary, CLI,
+        logs, dashboards, TensorBoard HParams): names are the shortest suffixes
+        of the decisions' paths that stay unique across this result's trials
+        (`layers[1].filters` -> `filters`), values are the candidates chosen.
+        None when the trial recorded no decisions and no space is at hand.
+        """
+        if trial.decisions is not None:
+            return decisions_lib.shorten(trial.decisions, self._names())
+        if self.dna_spec is None:
+            return None
+        try:
+            return decisions_lib.named(self.dna_spec, trial.dna, self._names())
+        except (ValueError, KeyError, TypeError):
+            return None  # A DNA from another space: shown as it is.
+
+    def _names(self) -> Dict[str, str]:
+        # Short names over every trial's decisions, so each trial shows the same.
+        if self._short_names is None:
+            keys: Dict[str, None] = {}
+            if self.dna_spec is not None:
+                keys.update(dict.fromkeys(decisions_lib.short_names(self.dna_spec)))
+            for t in self.trials:
+                keys.update(dict.fromkeys(t.decisions or ()))
+            self._short_names = decisions_lib.shorten_names(keys)
+        return self._short_names
+
+    def _describe(self, trial: Trial) -> str:
+        pairs = self.decisions(trial)
+        return decisions_lib.format_pairs(pairs, 200) if pairs is not None else f"dna={trial.dna}"
+
+    def keras_model(self, trial: Optional[Trial] = None) -> Any:
+        """The Keras model of `trial` (default: the best), whatever wrapped it.
+
+        The trained model when the search saved it (`root_dir/models/`, the
+        `keep_models` best), else the model its decisions build, untrained. A
+        model paired with its training recipe (`Trainable`) gives the model.
+
+        Raises:
+          ValueError: there is no such trial, or nothing to build it from.
+        """
+        trial = trial if trial is not None else self.best
+        if trial is None:
+            raise ValueError("No trial with a reward yet: no best model.")
+        import keras  # pylint: disable=g-import-not-at-top
+        from symbolic_automl import export  # pylint: disable=g-import-not-at-top
+        from symbolic_automl import keras as symbolic_keras  # pylint: disable=g-import-not-at-top
+
+        if self.root_dir is not None:
+            saved = export.keras_model_path(self.root_dir, trial.id)
+            if os.path.exists(saved):
+                return keras.saving.load_model(saved)
+        if self.space is not None:
+            model = self.space.materialize(trial.dna)
+        else:
+            model = trial.model
+            if model is None or (isinstance(model, pg.Dict) and set(model.keys()) == {"decisions"}):
+                raise ValueError(
+                    f"Trial {trial.id} records only its decisions (a define-by-run space) and "
+                    "no trained model was saved: rebuild it with Space(fn).materialize(trial.dna).")
+        model = getattr(model, "model", model) if type(model).__name__ == "Trainable" else model
+        return symbolic_keras.to_keras(model)
+
+    def best_model(self) -> Any:
+        """The best trial's Keras model (trained when saved); see `keras_model`."""
+        return self.keras_model(self.best)
 
     def top(self, k: int) -> List[Trial]:
         """The `k` trials with the highest rewards, best first."""
@@ -276,13 +363,14 @@ class Result:
         return sum(t.status == status for t in self.trials)
 
     def summary(self, k: int = 5) -> str:
-        """A short text table of the search: counts, then the top `k` trials."""
+        """A short text table of the search: counts, then the top `k` trials' decisions."""
         counts = ", ".join(f"{s}={self.count(s)}" for s in STATUSES if self.count(s))
         lines = [f"{len(self.trials)} trials ({counts}); objective: {', '.join(self.objective)}"]
+        names = None
         for t in self.top(k):
             metrics = ", ".join(f"{m}={t.metrics[m]:.4g}" for m in self.objective
                                 if is_finite_number(t.metrics.get(m)))
-            lines.append(f"  #{t.id:<4} {metrics}  {t.describe_decisions(200)}")
+            lines.append(f"  #{t.id:<4} {metrics}  {self._describe(t)}")
         return "\n".join(lines)
 
     def __repr__(self):

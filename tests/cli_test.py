@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -83,3 +84,24 @@ def test_show_export_resume_refuse_a_hostile_store(tmp_path, hostile_pickle):
     assert resume.returncode == 1
     assert "Refusing to load $.value: it is a pickled" in resume.stderr
     assert not hostile_pickle.marker.exists()
+
+
+def test_show_names_decisions_by_value_from_the_store(tmp_path):
+    import symbolic_automl as sa
+    from symbolic_automl import cli
+
+    root = str(tmp_path / "exp")
+    space = pg.Dict(layers=[pg.Dict(filters=pg.oneof([16, 32])),
+                            pg.Dict(act=pg.oneof(["relu", "swish"]))],
+                    learning_rate=pg.floatv(1e-3, 1e-1))
+    sa.search(space, algorithm=pg.geno.Random(seed=1), max_trials=3, root_dir=root,
+              evaluator=lambda model, context: {"reward": model.layers[0].filters},
+              progress=False)
+    store = sa.TrialStore.in_dir(root)
+    try:
+        text = cli.show(store, top=3)
+    finally:
+        store.close()
+    # Short unique names (`filters`, not `layers[0].filters`) and values, not indices.
+    assert "DNA(" not in text and "layers[0]" not in text
+    assert re.search(r"filters=(16|32), act=(relu|swish), learning_rate=0\.\d+", text), text

@@ -148,3 +148,63 @@ def test_distribution_strategy_mixed_precision_and_xla_switches(digits):
     sa.search(_space(), algorithm=pg.geno.Random(seed=3), evaluator=plain, max_trials=1,
               progress=False)
     assert plain_keras.mixed_precision.global_policy().name == "float32"
+
+
+def _residual_space():
+    """A residual network whose block width is one hyper-value used three times."""
+    inputs = keras.Input(shape=(8, 8, 1))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
+    for unused_block in range(2):
+        width = pg.oneof([8, 16])
+        shortcut = keras.layers.Conv2D(width, 1, padding="same")(x)
+        y = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(x)
+        y = keras.layers.Conv2D(width, 3, padding="same")(y)
+        x = keras.layers.Add()([shortcut, y])
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
+
+
+def test_a_width_shared_by_a_residual_block_searches_end_to_end(digits, tmp_path):
+    (x, y), validation = digits
+    evaluator = sa.KerasEvaluator(x, y, validation_data=validation,
+                                  training=sa.Training(epochs=1, batch_size=128))
+    result = sa.search(_residual_space(), algorithm=pg.geno.Sweeping(), evaluator=evaluator,
+                       max_trials=2, root_dir=str(tmp_path), progress=False)
+    assert [t.status for t in result.trials] == ["completed"] * 2, [t.error for t in result.trials]
+    assert len(result.space.dna_spec.elements) == 2
+    # The summary names decisions by their paths' short suffixes and shows values.
+    summary = result.summary()
+    assert "DNA(" not in summary and "filters=" in summary and "=16" in summary
+    # The best model comes back as a Keras model, trained: saved under root_dir.
+    best = result.best_model()
+    assert isinstance(best, plain_keras.Model)
+    assert best.count_params() == result.best.metrics["params"]
+
+
+def test_define_by_run_space_with_a_searched_learning_rate(digits):
+    (x, y), validation = digits
+
+    def build():
+        return plain_keras.Sequential([
+            plain_keras.Input(shape=(8, 8, 1)), plain_keras.layers.Flatten(),
+            plain_keras.layers.Dense(pg.oneof([8, 16], name="units"), activation="relu"),
+            plain_keras.layers.Dense(10, activation="softmax")])
+
+    evaluator = sa.KerasEvaluator(
+        x, y, validation_data=validation,
+        training=sa.Training(epochs=1, batch_size=128,
+                             learning_rate=pg.floatv(1e-3, 1e-1, scale="log")))
+    result = sa.search(build, algorithm=pg.geno.Random(seed=3), evaluator=evaluator,
+                       max_trials=2, progress=False)
+    assert [t.status for t in result.trials] == ["completed"] * 2, [t.error for t in result.trials]
+    names = [d.name for d in result.space.dna_spec.decision_points]
+    assert names == ["units", "training.learning_rate"]
+    for t in result.trials:
+        recorded = t.model.decisions
+        assert recorded["units"] in (8, 16) and 1e-3 <= recorded["training.learning_rate"] <= 1e-1
+        assert [n for n, _ in result.decisions(t)] == ["units", "learning_rate"]
+    rates = [t.model.decisions["training.learning_rate"] for t in result.trials]
+    assert rates[0] != rates[1]
+    # No root_dir, so nothing saved: the best model is rebuilt from its decisions.
+    model = result.best_model()
+    assert model.layers[1].units == result.best.model.decisions["units"]
