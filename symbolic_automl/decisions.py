@@ -101,9 +101,14 @@ def _segments(name: str) -> List[str]:
         depth += {"[": 1, "]": -1}.get(char, 0)
         current += char
     segments.append(current)
-    # `[training.learning_rate]`: pyglove brackets a key holding a dot.
-    return [s[1:-1] if s.startswith("[") and s.endswith("]") and "." in s else s
-            for s in segments if s]
+    out: List[str] = []
+    for segment in segments:
+        if segment.startswith("[") and segment.endswith("]") and "." in segment:
+            # `[training.learning_rate]`: pyglove brackets a key holding a dot.
+            out.extend(segment[1:-1].split("."))
+        elif segment:
+            out.append(segment)
+    return out
 
 
 def values(dna_spec: pg.DNASpec, dna: pg.DNA) -> List[Tuple[pg.DNASpec, Any]]:

@@ -173,6 +173,9 @@ class Space:
         function by its name, a lambda as `lambda@file.py:line`.
         """
         dna = self.check_dna(dna)
+        if self._trace is None:  # A manyof's choices as `m[0]`, `m[1]`, as pyglove keys them.
+            return {str(k): _jsonable(decisions_lib.literal(v)) for k, v in
+                    dna.to_dict(key_type="name_or_id", value_type="literal").items()}
         return {decisions_lib.full_name(spec): _jsonable(value)
                 for spec, value in decisions_lib.values(self.dna_spec, dna)}
 

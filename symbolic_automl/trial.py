@@ -366,7 +366,6 @@ class Result:
         """A short text table of the search: counts, then the top `k` trials' decisions."""
         counts = ", ".join(f"{s}={self.count(s)}" for s in STATUSES if self.count(s))
         lines = [f"{len(self.trials)} trials ({counts}); objective: {', '.join(self.objective)}"]
-        names = None
         for t in self.top(k):
             metrics = ", ".join(f"{m}={t.metrics[m]:.4g}" for m in self.objective
                                 if is_finite_number(t.metrics.get(m)))

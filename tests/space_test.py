@@ -241,7 +241,7 @@ def test_named_decisions_are_short_unique_names_and_values():
     assert pairs == [("layers[1].filters", 32), ("kernel_size", 5), ("activation", "swish"),
                      ("layers[2].filters", 16)]
     assert sa.decisions.format_pairs(pairs) == (
-        "layers[1].filters=32, kernel_size=5, activation='swish', layers[2].filters=16")
+        "layers[1].filters=32, kernel_size=5, activation=swish, layers[2].filters=16")
 
 
 def test_fix_by_values_and_short_names_with_clear_errors():
@@ -278,3 +278,14 @@ def test_define_by_run_callables_show_labels_not_addresses():
     assert isinstance(space.materialize(pg.DNA(2)), plain_keras.layers.ELU)
     fixed = space.fix({"act": "tanh"})
     assert fixed() is plain_keras.activations.tanh
+
+
+def test_recorded_names_shorten_like_the_spec_names():
+    names = sa.decisions.shorten_names(
+        ["model.layers[1].filters", "model.layers[2].filters", "model.layers[1].kernel_size",
+         "[training.learning_rate]", "blocks[=1/3].width"])
+    assert names == {"model.layers[1].filters": "layers[1].filters",
+                     "model.layers[2].filters": "layers[2].filters",
+                     "model.layers[1].kernel_size": "kernel_size",
+                     "[training.learning_rate]": "learning_rate",
+                     "blocks[=1/3].width": "width"}
