@@ -491,6 +491,13 @@ class _Experiment:
         if any(t.status in trial_lib.FINISHED_WITH_REWARD for t in self.trials):
             logging.info("A derived architecture is already recorded; not searching again.")
             return
+        if self.space.has_shared_decisions:
+            # A supernet relaxes each place on its own and could derive two values
+            # for what the space says is one decision.
+            raise errors.SearchSpaceError(
+                "Weight-sharing search does not support a hyper-value used in several "
+                "places (one decision for all of them): give each place its own "
+                "hyper-value, or use a black-box algorithm (random, evolution).")
         outcome = self.algorithm.search(self.space.value, self.evaluator)
         self.store.set_meta("architecture_history", outcome.history)
         fixed = _FixedProposal(dna=outcome.dna)

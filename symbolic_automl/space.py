@@ -98,6 +98,11 @@ class Space:
                 f"pg.floatv) to search over: {_short(value)}")
 
     @property
+    def has_shared_decisions(self) -> bool:
+        """Whether one decision sets several places (a hyper-value used more than once)."""
+        return self._expand is not None
+
+    @property
     def is_define_by_run(self) -> bool:
         return callable(value_callable(self.value))
 

@@ -58,3 +58,29 @@ def hostile_pickle(tmp_path):
     payload = base64.encodebytes(pickle.dumps(_CreatesFile(str(marker)))).decode()
     opaque = {"_type": "pyglove.core.utils.json_conversion._OpaqueObject", "value": payload}
     return types.SimpleNamespace(marker=marker, json=lambda: dict(opaque))
+
+
+@pytest.fixture(scope="session")
+def residual_space():
+    """Builds a residual network whose block width is one hyper-value used three times.
+
+    `residual_space(widths, stem, num_classes, input_shape)`: two blocks, each with its
+    own `w = pg.oneof(widths)` given to a 1x1 shortcut and two 3x3 convolutions, then
+    `layers.Add()`. A width that became three decisions would break the `Add`.
+    """
+    import pyglove as pg  # pylint: disable=g-import-not-at-top
+    from symbolic_automl import keras as sk  # pylint: disable=g-import-not-at-top
+
+    def build(widths=(8, 16), stem=8, num_classes=10, input_shape=(8, 8, 1)):
+        inputs = sk.Input(shape=input_shape)
+        x = sk.layers.Conv2D(stem, 3, padding="same", activation="relu")(inputs)
+        for unused_block in range(2):
+            width = pg.oneof(list(widths))
+            shortcut = sk.layers.Conv2D(width, 1, padding="same")(x)
+            y = sk.layers.Conv2D(width, 3, padding="same", activation="relu")(x)
+            y = sk.layers.Conv2D(width, 3, padding="same")(y)
+            x = sk.layers.Add()([shortcut, y])
+        x = sk.layers.GlobalAveragePooling2D()(x)
+        return sk.Model(inputs, sk.layers.Dense(num_classes, activation="softmax")(x))
+
+    return build

@@ -112,17 +112,9 @@ def test_a_shared_hyper_value_sets_every_place_on_the_slow_path_too():
     assert space.materialize(pg.DNA([1, [0, 2]])) == pg.Dict(a=32, b=pg.Dict(c=32), extras=[1, 3])
 
 
-def test_a_width_shared_in_a_residual_block_builds_every_trial():
-    from symbolic_automl import keras as sk
-    inputs = sk.Input((8, 8, 4))
-    x = sk.layers.Conv2D(16, 1, padding="same")(inputs)
-    for unused_block in range(2):
-        w = pg.oneof([16, 32])
-        shortcut = sk.layers.Conv2D(w, 1, padding="same")(x)
-        y = sk.layers.Conv2D(w, 3, padding="same", activation="relu")(x)
-        y = sk.layers.Conv2D(w, 3, padding="same")(y)
-        x = sk.layers.Add()([shortcut, y])
-    space = sa.Space(sk.Model(inputs, sk.layers.Dense(2)(sk.layers.GlobalAveragePooling2D()(x))))
+def test_a_width_shared_in_a_residual_block_builds_every_trial(residual_space):
+    space = sa.Space(residual_space(widths=(16, 32), stem=16, num_classes=2,
+                                    input_shape=(8, 8, 4)))
     assert len(space.dna_spec.elements) == 2  # One width per block, not three.
     for numbers in ([0, 1], [1, 0], [1, 1]):
         keras_model = space.materialize(pg.DNA(numbers)).to_keras()
@@ -289,3 +281,12 @@ def test_recorded_names_shorten_like_the_spec_names():
                      "model.layers[1].kernel_size": "kernel_size",
                      "[training.learning_rate]": "learning_rate",
                      "blocks[=1/3].width": "width"}
+
+
+def test_weight_sharing_refuses_shared_decisions():
+    from symbolic_automl import algorithms
+    space = _two_convs(pg.oneof([3, 5]))
+    assert sa.Space(space).has_shared_decisions
+    with pytest.raises(sa.SearchSpaceError, match="Weight-sharing search does not support"):
+        sa.search(space, algorithm=algorithms.DARTS(epochs=1), max_trials=1, progress=False,
+                  evaluator=lambda model, context: {"reward": 0.0})

@@ -150,25 +150,12 @@ def test_distribution_strategy_mixed_precision_and_xla_switches(digits):
     assert plain_keras.mixed_precision.global_policy().name == "float32"
 
 
-def _residual_space():
-    """A residual network whose block width is one hyper-value used three times."""
-    inputs = keras.Input(shape=(8, 8, 1))
-    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
-    for unused_block in range(2):
-        width = pg.oneof([8, 16])
-        shortcut = keras.layers.Conv2D(width, 1, padding="same")(x)
-        y = keras.layers.Conv2D(width, 3, padding="same", activation="relu")(x)
-        y = keras.layers.Conv2D(width, 3, padding="same")(y)
-        x = keras.layers.Add()([shortcut, y])
-    x = keras.layers.GlobalAveragePooling2D()(x)
-    return keras.Model(inputs, keras.layers.Dense(10, activation="softmax")(x))
-
-
-def test_a_width_shared_by_a_residual_block_searches_end_to_end(digits, tmp_path):
+def test_a_width_shared_by_a_residual_block_searches_end_to_end(digits, tmp_path,
+                                                                residual_space):
     (x, y), validation = digits
     evaluator = sa.KerasEvaluator(x, y, validation_data=validation,
                                   training=sa.Training(epochs=1, batch_size=128))
-    result = sa.search(_residual_space(), algorithm=pg.geno.Sweeping(), evaluator=evaluator,
+    result = sa.search(residual_space(), algorithm=pg.geno.Sweeping(), evaluator=evaluator,
                        max_trials=2, root_dir=str(tmp_path), progress=False)
     assert [t.status for t in result.trials] == ["completed"] * 2, [t.error for t in result.trials]
     assert len(result.space.dna_spec.elements) == 2
