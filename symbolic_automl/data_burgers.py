@@ -40,6 +40,7 @@ LENGTH = 2 * np.pi
 # N(0, sigma^2 (-Delta + tau^2 I)^-gamma): the FNO papers' sigma = 25, tau = 5, gamma = 2.
 GRF_SIGMA, GRF_TAU, GRF_GAMMA = 25.0, 5.0, 2.0
 CACHE_ENV = "SYMBOLIC_AUTOML_CACHE"
+_CHUNK = 64  # Samples solved (vectorized) and cached at a time.
 _FORMAT = 1  # Bump when the generator changes what a given key produces.
 
 Arrays = Tuple[Tuple[np.ndarray, np.ndarray], Tuple[np.ndarray, np.ndarray]]
@@ -176,7 +177,8 @@ def burgers(num_samples: int, seed: int = 0, fine_grid: int = FINE_GRID,
     """(a, u) on the fine grid, float32 (num_samples, fine_grid), cached on disk.
 
     The cache file is keyed by everything but `num_samples`; asking for more
-    samples than it holds solves only the missing ones and rewrites it.
+    samples than it holds solves only the missing ones, rewriting the file
+    after every 64.
     """
     _check_positive_int("num_samples", num_samples)
     _check_positive_int("fine_grid", fine_grid)
@@ -192,15 +194,17 @@ def burgers(num_samples: int, seed: int = 0, fine_grid: int = FINE_GRID,
         if a.shape[1:] != (fine_grid,) or a.shape != u.shape:
             raise ValueError(f"Burgers cache {path!r} holds arrays {a.shape} and {u.shape}; "
                              f"expected two (n, {fine_grid}) arrays. Delete it to regenerate.")
-    if len(a) < num_samples:
-        if verbose:
-            print(f"Solving Burgers' equation for samples {len(a)}..{num_samples - 1} "
-                  f"on {fine_grid} points (cache {path}).", flush=True)
-        new_a, new_u = generate(num_samples - len(a), seed, fine_grid, viscosity, dt,
-                                start=len(a))
+    if len(a) < num_samples and verbose:
+        print(f"Solving Burgers' equation for samples {len(a)}..{num_samples - 1} "
+              f"on {fine_grid} points (cache {path}).", flush=True)
+    while len(a) < num_samples:  # Saved chunk by chunk: an interrupted run keeps its work.
+        count = min(_CHUNK, num_samples - len(a))
+        new_a, new_u = generate(count, seed, fine_grid, viscosity, dt, start=len(a))
         a = np.concatenate([a, new_a.astype(np.float32)])
         u = np.concatenate([u, new_u.astype(np.float32)])
         _save_atomically(path, a=a, u=u)
+        if verbose:
+            print(f"  {len(a)} of {num_samples} samples cached.", flush=True)
     return a[:num_samples], u[:num_samples]
 
 

@@ -148,3 +148,27 @@ def test_bad_arguments_are_named():
         data.load("digits", resolution=64)
     with pytest.raises(ValueError, match="u0 must be"):
         data_burgers.solve_burgers(np.zeros((2, 2, 8)))
+
+
+def test_an_interrupted_run_keeps_its_finished_chunks(tmp_path, monkeypatch):
+    monkeypatch.setattr(data_burgers, "_CHUNK", 2)
+    generate = data_burgers.generate
+    calls = []
+
+    def failing_second_chunk(num_samples, *args, **kwargs):
+        calls.append(num_samples)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return generate(num_samples, *args, **kwargs)
+
+    monkeypatch.setattr(data_burgers, "generate", failing_second_chunk)
+    settings = dict(seed=4, fine_grid=32, dt=2e-3, cache_dir=str(tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        data_burgers.burgers(5, **settings)
+    monkeypatch.setattr(data_burgers, "generate", generate)
+    path = data_burgers.cache_path(seed=4, fine_grid=32, viscosity=NU, dt=2e-3,
+                                   cache_dir=str(tmp_path))
+    with np.load(path, allow_pickle=False) as stored:
+        assert stored["a"].shape == (2, 32)  # the first chunk survived
+    a, _ = data_burgers.burgers(5, **settings)
+    np.testing.assert_array_equal(a, data_burgers.burgers(5, **settings, cache=False)[0])
