@@ -27,7 +27,6 @@ Example::
 
 from typing import Any, Callable
 
-
 from symbolic_automl import keras
 from symbolic_automl.spaces.pde import layers
 from symbolic_automl.spaces.pde.losses import RelativeL2, RelativeL2Error
