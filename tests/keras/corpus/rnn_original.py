@@ -1,0 +1,20 @@
+"""Bidirectional LSTM text classifier (keras.io/examples/nlp/bidirectional_lstm_imdb), small."""
+
+import keras
+from keras import layers
+
+max_features = 200  # Only consider the top 200 words
+
+
+def build():
+    # Input for variable-length sequences of integers
+    inputs = keras.Input(shape=(None,), dtype="int32")
+    # Embed each integer in a 32-dimensional vector
+    x = layers.Embedding(max_features, 32)(inputs)
+    # Add 2 bidirectional LSTMs
+    x = layers.Bidirectional(layers.LSTM(16, return_sequences=True))(x)
+    x = layers.Bidirectional(layers.LSTM(16))(x)
+    # Add a classifier
+    outputs = layers.Dense(1, activation="sigmoid")(x)
+    model = keras.Model(inputs, outputs)
+    return model
