@@ -63,9 +63,19 @@ def architecture(model) -> dict:
     """
     positions = {layer.name: f"<layer {i}>" for i, layer in enumerate(model.layers)}
 
+    def own_class_reference(key, value):
+        # A custom layer is defined in `<name>_original` or `<name>_annotated`: the
+        # two files differ in the module that defines the class, and the mirror
+        # registers its classes for `.keras` loading under `module>Class`.
+        if key == "registered_name":
+            return True
+        return key == "module" and isinstance(value, str) and value.endswith(
+            ("_original", "_annotated"))
+
     def normalize(value):
         if isinstance(value, dict):
-            return {k: normalize(v) for k, v in value.items() if k != "name"}
+            return {k: normalize(v) for k, v in value.items()
+                    if k != "name" and not own_class_reference(k, v)}
         if isinstance(value, (list, tuple)):
             return [normalize(v) for v in value]
         if isinstance(value, str) and value in positions:
