@@ -28,7 +28,6 @@ Example::
 import functools
 import hashlib
 import inspect
-import json
 import os
 import sys
 import traceback
@@ -44,6 +43,7 @@ from symbolic_automl import export
 from symbolic_automl import genome as genome_lib
 from symbolic_automl import materializer
 from symbolic_automl import sharing
+from symbolic_automl.reporting import readable
 
 _NOT_COMPILED = object()
 # Retraces a define-by-run function may take to find decisions that only some
@@ -179,9 +179,9 @@ class Space:
         """
         dna = self.check_dna(dna)
         if self._trace is None:  # A manyof's choices as `m[0]`, `m[1]`, as pyglove keys them.
-            return {str(k): _jsonable(decisions_lib.literal(v)) for k, v in
+            return {str(k): readable.jsonable(decisions_lib.literal(v)) for k, v in
                     dna.to_dict(key_type="name_or_id", value_type="literal").items()}
-        return {decisions_lib.full_name(spec): _jsonable(value)
+        return {decisions_lib.full_name(spec): readable.jsonable(value)
                 for spec, value in decisions_lib.values(self.dna_spec, dna)}
 
     def named_decisions(self, dna: pg.DNA) -> List[Tuple[str, Any]]:
@@ -766,13 +766,6 @@ def _describe_layer(candidate) -> Optional[str]:
 
 _NO_VALUE = object()
 
-
-def _jsonable(value):
-    try:
-        json.dumps(value)
-        return value
-    except (TypeError, ValueError):
-        return repr(value)
 
 
 def _short(value) -> str:

@@ -27,7 +27,7 @@ def decisions_of_assignment(genome, assignment: Mapping[str, Any]) -> Dict[str, 
         if decision_id not in assignment:
             continue  # Under a branch that was not chosen.
         value = assignment[decision_id]
-        out[key] = _jsonable(value) if literals is None else literals[value]
+        out[key] = jsonable(value) if literals is None else literals[value]
     return out
 
 
@@ -37,7 +37,7 @@ def decision_table(genome) -> List[Tuple[str, str, Optional[List[Any]], Any]]:
     if table is None:
         table = _TABLES[genome] = [
             (d.id, str(d.spec.name or d.id),
-             [_jsonable(_literal(v)) for v in d.spec.literal_values] if d.is_categorical
+             [jsonable(_literal(v)) for v in d.spec.literal_values] if d.is_categorical
              else None, d.spec)
             for d in genome.decisions]
     return table
@@ -77,7 +77,8 @@ def _literal(value):
     return value
 
 
-def _jsonable(value):
+def jsonable(value):
+    """`value` itself when JSON can hold it, else its repr."""
     try:
         json.dumps(value)
         return value
