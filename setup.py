@@ -35,8 +35,9 @@ setuptools.setup(
     extras_require={
         # Offline data for the demos and tests (scikit-learn's bundled digits), plots.
         "demos": ["scikit-learn", "matplotlib"],
+        # jax: the tests run our Keras code on the JAX backend too (in subprocesses).
         "test": ["scikit-learn", "matplotlib", "pytest", "pytest-timeout", "nas-bench-graph",
-                 "tensorboard", "selenium"],
+                 "tensorboard", "selenium", "jax"],
         # TensorBoard HParams export (`search(tensorboard_dir=...)`, `symbolic-automl
         # tensorboard`); written without TensorFlow, read by TensorBoard.
         "tensorboard": ["tensorboard"],
