@@ -380,19 +380,23 @@ class _Experiment:
         if self.root_dir is not None and getattr(self.evaluator, "saves_models", False):
             artifact_dir = os.path.join(self.root_dir, "trials", str(trial.id))
             os.makedirs(artifact_dir, exist_ok=True)
-        context = trial_lib.TrialContext(
-            trial.id, lambda: trial.dna, artifact_dir=artifact_dir,
-            on_report=lambda m: self._on_report(trial, m))
-        trial.measurements = context.measurements
+        trial.measurements = []  # Filled by `_on_report`, as reports arrive.
         try:
             assignment = self._assignments.get(trial.id)
             model = (self.space.materialize(trial.dna) if assignment is None
                      else self.space.materialize_assignment(assignment))
             trial.model_json = _model_json(model, self.space, lambda: trial.dna)
-            metrics = self.executor.evaluate(self.evaluator, model, context)
-            trial.metrics = _check_metrics(metrics)
+            self.executor.submit(
+                self.evaluator,
+                executors.Job(trial.id, model, dna=lambda: trial.dna,
+                              artifact_dir=artifact_dir),
+                on_report=lambda _, m: self._on_report(trial, m))
+            outcome, = self.executor.wait()
+            if outcome.error is not None:
+                raise outcome.error
+            trial.metrics = _check_metrics(outcome.metrics)
             trial.reward = self._reward(trial.metrics)
-            trial.status = trial_lib.STOPPED if context.should_stop() else trial_lib.COMPLETED
+            trial.status = trial_lib.STOPPED if outcome.stopped else trial_lib.COMPLETED
         except errors.RejectedError as e:
             trial.status, trial.error = trial_lib.REJECTED, str(e)
             trial.metrics = dict(getattr(e, "metrics", None) or {})
@@ -407,6 +411,7 @@ class _Experiment:
         self._keep_trained_model(trial, artifact_dir)
 
     def _on_report(self, trial: trial_lib.Trial, measurement: trial_lib.Measurement) -> bool:
+        trial.measurements.append(measurement)
         self.store.add_measurement(trial.id, measurement)
         if self.observers:
             callbacks_lib.notify(self.observers, "on_measurement", trial, measurement)

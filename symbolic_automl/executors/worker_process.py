@@ -13,29 +13,21 @@ Example::
                     max_trials=500, executor=WorkerProcess(trials_per_worker=25))
 """
 
+import collections
 import multiprocessing
 import traceback
-from typing import Any, Optional
+from typing import Any, List, Optional
 
 from symbolic_automl import errors
 from symbolic_automl import trial as trial_lib
+from symbolic_automl.executors import base
 
 
-class InProcess:
-    """Calls the evaluator directly (the default)."""
-
-    def evaluate(self, evaluator, model, context) -> dict:
-        return evaluator(model, context)
-
-    def close(self) -> None:
-        pass
-
-
-class WorkerProcessError(errors.SymbolicAutoMLError):
+class WorkerProcessError(base.WorkerLostError):
     """An evaluation raised in the worker, or the worker died; carries its traceback."""
 
 
-class WorkerProcess:
+class WorkerProcess(base.Executor):
     """Evaluates in a child process, started fresh every `trials_per_worker` trials.
 
     Args:
@@ -61,8 +53,33 @@ class WorkerProcess:
         self._connection = None
         self._evaluator = None
         self._trials_done = 0
+        self._queue = collections.deque()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._queue)
+
+    def submit(self, evaluator, job: base.Job, on_report: base.OnReport) -> None:
+        self._queue.append((evaluator, job, on_report))
+
+    def wait(self, timeout: Optional[float] = None) -> List[base.Outcome]:
+        del timeout
+        if not self._queue:
+            return []
+        evaluator, job, on_report = self._queue.popleft()
+        context = trial_lib.TrialContext(
+            job.trial_id, job.resolved_dna(), training=job.training,
+            artifact_dir=job.artifact_dir, on_report=lambda m: on_report(job.trial_id, m))
+        outcome = base.Outcome(job.trial_id, measurements=context.measurements)
+        try:
+            outcome.metrics = self.evaluate(evaluator, job.model, context)
+        except Exception as e:  # pylint: disable=broad-except
+            outcome.error = e
+        outcome.stopped = context.should_stop()
+        return [outcome]
 
     def evaluate(self, evaluator, model, context) -> dict:
+        """Evaluates one model in the worker, relaying reports; returns its metrics."""
         if (self._process is None or self._evaluator is not evaluator
                 or self._trials_done >= self.trials_per_worker or not self._process.is_alive()):
             self._start(evaluator)
