@@ -21,6 +21,7 @@ from symbolic_automl import export
 from symbolic_automl.errors import (
     DNAMismatchError,
     InfeasibleError,
+    LeaseLostError,
     RejectedError,
     SearchSpaceError,
     StoreError,

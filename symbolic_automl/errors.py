@@ -60,5 +60,15 @@ class StoreError(SymbolicAutoMLError):
     """A trial store that is corrupt, foreign, or belongs to another search."""
 
 
+class LeaseLostError(StoreError):
+    """A trial this worker was running now belongs to another worker.
+
+    Its lease expired (this process was suspended or could not reach the store
+    for longer than the lease) and another process sharing the store claimed it
+    and runs it again under the same id. This worker's result for it is dropped:
+    the store keeps the claimer's.
+    """
+
+
 class TooManyFailuresError(SymbolicAutoMLError):
     """Raised when too many trials in a row have failed."""

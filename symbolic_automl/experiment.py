@@ -345,19 +345,20 @@ class _Experiment:
         except StopIteration:
             return None
         now = time.time()
-        trial_id = len(self.trials) + 1
+        trial_id = len(self.trials) + 1  # A placeholder: the store allocates the id.
         if self._fast:
             genome = self.space.genome
             trial = trial_lib.Trial(
                 id=trial_id, dna=None, dna_json=genome.to_dna_json(proposal),
                 build_dna=lambda: genome.to_dna(proposal),
                 status=trial_lib.RUNNING, created=now, started=now)
-            self._assignments[trial_id] = proposal
         else:
             trial = trial_lib.Trial(id=trial_id, dna=self.space.check_dna(proposal),
                                     status=trial_lib.RUNNING, created=now, started=now)
         trial.decisions = self._decisions(trial, proposal if self._fast else None)
         self.store.add(trial)
+        if self._fast:
+            self._assignments[trial.id] = proposal
         self.trials.append(trial)
         return trial
 
@@ -516,7 +517,7 @@ class _Experiment:
         else:
             now = time.time()
             trial = trial_lib.Trial(id=len(self.trials) + 1, dna=self.space.check_dna(outcome.dna),
-                                    status=trial_lib.COMPLETED, created=now, started=now)
+                                    status=trial_lib.RUNNING, created=now, started=now)
             trial.decisions = self._decisions(trial)
             self.store.add(trial)
             self.trials.append(trial)
@@ -528,6 +529,7 @@ class _Experiment:
             except (KeyError, FloatingPointError, TypeError, ValueError):
                 trial.reward = None
             trial.finished = time.time()
+            trial.status = trial_lib.COMPLETED
             self.store.finish(trial)
             callbacks_lib.notify(self.observers, "on_trial_end", trial)
 

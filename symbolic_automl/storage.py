@@ -2,7 +2,14 @@
 
 Each change is committed before the search moves on, so killing the process at
 any moment loses no finished trial. The file carries an application id, so a
-foreign or corrupt file is refused with a clear error instead of being written.
+foreign or corrupt file is refused with a clear error instead of being written;
+a changed schema or a garbage row is a `StoreError` on every read and write.
+
+Several processes of one machine may share a store, each as a worker: trials
+are leased to the worker running them (`symbolic_automl.leases`), ids are
+allocated as `max(id) + 1` in the inserting transaction, every update checks the
+status and owner it expects, and `finished_since` tells each worker what the
+others finished. Writers wait for each other (a busy timeout), never fail.
 
 Example::
 
@@ -14,15 +21,31 @@ Example::
 import json
 import os
 import sqlite3
-from typing import Any, Dict, List, Optional
+import time
+from typing import Any, Dict, List, Optional, Tuple
 
 from symbolic_automl import errors
+from symbolic_automl import leases
 from symbolic_automl import trial as trial_lib
 
 # 'SAML' in ASCII: marks files written by this library.
 APPLICATION_ID = 0x53414D4C
-SCHEMA_VERSION = 1
+# 2: leases (owner, lease_until) and the finish sequence (finished_seq). Version-1
+# libraries refuse such a store: they would take other workers' live trials.
+SCHEMA_VERSION = 2
 FILENAME = "trials.sqlite"
+
+# Running trials (leases), rejected ones (the budget) and the finish sequence are
+# found without scanning every trial. The partial indexes stay small: a trial
+# enters the running one when added and leaves it when finished.
+# (Literal conditions: SQLite uses a partial index only for the very same text.)
+_IS_RUNNING = f"status = '{trial_lib.RUNNING}'"
+_IS_REJECTED = f"status = '{trial_lib.REJECTED}'"
+_INDEXES = f"""
+CREATE INDEX IF NOT EXISTS trials_running ON trials (id) WHERE {_IS_RUNNING};
+CREATE INDEX IF NOT EXISTS trials_rejected ON trials (id) WHERE {_IS_REJECTED};
+CREATE INDEX IF NOT EXISTS trials_by_finished_seq ON trials (finished_seq);
+"""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,7 +61,10 @@ CREATE TABLE IF NOT EXISTS trials (
     started REAL NOT NULL,
     finished REAL,
     attempts INTEGER NOT NULL DEFAULT 1,
-    decisions TEXT
+    decisions TEXT,
+    owner TEXT,
+    lease_until REAL,
+    finished_seq INTEGER
 );
 CREATE TABLE IF NOT EXISTS measurements (
     trial_id INTEGER NOT NULL,
@@ -47,64 +73,129 @@ CREATE TABLE IF NOT EXISTS measurements (
     metrics TEXT NOT NULL,
     PRIMARY KEY (trial_id, step)
 );
-"""
+""" + _INDEXES
+
 
 
 class TrialStore:
-    """SQLite trial store; `path=None` keeps the trials in memory."""
+    """SQLite trial store that several processes may share; `path=None` keeps it in memory.
 
-    def __init__(self, path: Optional[str] = None):
+    Each process opening the store is a worker with its own id (`worker`). A
+    trial it adds or claims is leased to it: its row names the worker and a
+    lease expiry that a heartbeat thread renews (see `symbolic_automl.leases`).
+    Other workers never take a trial whose lease is live; one whose worker
+    died is claimed by exactly one of them (`claim_expired`) and runs again
+    under its own id. Ids are allocated inside the inserting transaction as
+    `max(id) + 1`, so they are never reused. Every update names the status and
+    owner it expects and checks that it changed exactly one row: a trial
+    finished twice is a `StoreError`, and a trial another worker claimed in the
+    meantime is a `LeaseLostError` (this worker's result is dropped).
+
+    Args:
+      path: the SQLite file (created with its directory), or None for memory.
+      lease_seconds: how long a trial's lease lasts without a heartbeat;
+        default `$SYMBOLIC_AUTOML_LEASE_SECONDS`, else 60. The heartbeat renews
+        every quarter of it.
+      busy_seconds: how long a write waits for another process's write to
+        finish before failing with a `StoreError`.
+
+    Example::
+
+        store = TrialStore("runs/exp1/trials.sqlite")
+        trial_id = store.add(trial, budget=100)     # None once 100 trials count
+        ...
+        store.finish(trial)                          # guarded: still ours, still running
+        others, cursor = store.finished_since(cursor)  # what other workers finished
+    """
+
+    def __init__(self, path: Optional[str] = None, *, lease_seconds: Optional[float] = None,
+                 busy_seconds: float = 30.0):
         self.path = path
+        self.worker = leases.worker_id()
+        self.lease_seconds = (leases.default_lease_seconds() if lease_seconds is None
+                              else leases.check_lease_seconds(lease_seconds))
+        self._busy_seconds = busy_seconds
+        self._heartbeat: Optional[leases.Heartbeat] = None
         if path is not None:
             directory = os.path.dirname(os.path.abspath(path))
             os.makedirs(directory, exist_ok=True)
+        self._db = None
         try:
-            self._db = sqlite3.connect(path or ":memory:", isolation_level=None)
+            self._db = leases.connect(path or ":memory:", busy_seconds)
             self._check_and_init()
-        except sqlite3.DatabaseError as e:
+        except (sqlite3.DatabaseError, errors.StoreError) as e:
+            if self._db is not None:
+                self._db.close()
+            cause = e.__cause__ if isinstance(e, errors.StoreError) else e
+            if not isinstance(cause, sqlite3.DatabaseError):
+                raise
             raise errors.StoreError(
                 f"{path} is not a readable symbolic_automl trial store "
-                f"(SQLite said: {e}). Move it away or pick another root_dir.") from e
+                f"(SQLite said: {cause}). Move it away or pick another root_dir.") from cause
 
     @classmethod
-    def in_dir(cls, root_dir: Optional[str]) -> "TrialStore":
-        return cls(None if root_dir is None else os.path.join(root_dir, FILENAME))
+    def in_dir(cls, root_dir: Optional[str], **kwargs) -> "TrialStore":
+        return cls(None if root_dir is None else os.path.join(root_dir, FILENAME), **kwargs)
 
     def _check_and_init(self):
         db = self._db
-        app_id = db.execute("PRAGMA application_id").fetchone()[0]
-        tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if app_id != APPLICATION_ID and tables:
-            raise errors.StoreError(
-                f"{self.path} is a SQLite file of another program (application_id "
-                f"{app_id:#x}, tables {sorted(tables)}), not a symbolic_automl trial "
-                f"store; refusing to write to it.")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if tables and version > SCHEMA_VERSION:
-            raise errors.StoreError(
-                f"{self.path} has store schema version {version}; this library reads "
-                f"up to version {SCHEMA_VERSION}. Upgrade symbolic_automl.")
-        if self.path is not None:
-            # WAL + NORMAL: a commit survives the process being killed (not a power
-            # cut), at a fraction of the cost of a full sync per trial.
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-        if not tables:
-            with self._transaction():
+        # One transaction: another process creating the store at the same time
+        # is either wholly done or not started.
+        with self._transaction():
+            app_id = db.execute("PRAGMA application_id").fetchone()[0]
+            tables = {r[0] for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type='table'")}
+            if app_id != APPLICATION_ID and tables:
+                raise errors.StoreError(
+                    f"{self.path} is a SQLite file of another program (application_id "
+                    f"{app_id:#x}, tables {sorted(tables)}), not a symbolic_automl trial "
+                    f"store; refusing to write to it.")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if tables and version > SCHEMA_VERSION:
+                raise errors.StoreError(
+                    f"{self.path} has store schema version {version}; this library reads "
+                    f"up to version {SCHEMA_VERSION}. Upgrade symbolic_automl.")
+            if not tables:
                 db.execute(f"PRAGMA application_id={APPLICATION_ID}")
-                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
                 # Not executescript: it would commit halfway through.
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         db.execute(statement)
-        else:
-            add_missing_columns(db)
+            else:
+                add_missing_columns(db)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        if self.path is not None:
+            # WAL + NORMAL: a commit survives the process being killed (not a power
+            # cut), at a fraction of the cost of a full sync per trial; readers
+            # and one writer of other processes do not block each other.
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
 
     def _transaction(self):
-        return _Transaction(self._db)
+        return _Transaction(self._db, self.path)
 
-    def close(self):
-        self._db.close()
+    def _execute(self, sql: str, params=()) -> sqlite3.Cursor:
+        return write(self._db, self.path, sql, params)
+
+    def close(self, release: bool = True):
+        """Stops the heartbeat and closes the file.
+
+        With `release`, this worker's still-running trials are handed back
+        (their leases end now), so another worker or a resumed search re-runs
+        them at once instead of waiting for the leases to expire.
+        """
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+            self._heartbeat = None
+        try:
+            if release:
+                with self._transaction():
+                    self._execute("UPDATE trials SET lease_until=0 WHERE owner=? AND "
+                                  f"{_IS_RUNNING}", (self.worker,))
+        except (errors.StoreError, sqlite3.ProgrammingError):
+            pass  # Already closed, or the file is gone: nothing left to hand back.
+        finally:
+            self._db.close()
 
     # Experiment-level metadata.
 
@@ -115,42 +206,201 @@ class TrialStore:
 
     def set_meta(self, key: str, value: Any) -> None:
         with self._transaction():
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                             (key, json.dumps(value)))
+            self._execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
 
     # Trials.
 
-    def add(self, trial: trial_lib.Trial) -> None:
-        """Records a new (running) trial."""
+    def add(self, trial: trial_lib.Trial, *, budget: Optional[int] = None) -> Optional[int]:
+        """Records a new trial under a fresh id, leased to this worker while it runs.
+
+        The id is allocated in the inserting transaction (`max(id) + 1`) and
+        written to `trial.id`; the id the trial came with is ignored.
+
+        Args:
+          trial: the new trial, usually `running`.
+          budget: when given, the trial is only added while fewer than `budget`
+            trials count towards it (`budget_used`, over every worker);
+            checked in the same transaction, so workers never overshoot.
+
+        Returns:
+          The new id, or None when the budget is used up (nothing is recorded).
+        """
+        running = trial.status == trial_lib.RUNNING
         with self._transaction():
-            self._db.execute(
+            if budget is not None and self._budget_used() >= budget:
+                return None
+            trial_id = self._execute("SELECT COALESCE(MAX(id), 0) + 1 FROM trials").fetchone()[0]
+            self._execute(
                 "INSERT INTO trials (id, dna, status, model, created, started, attempts, "
-                "decisions) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (trial.id, trial_lib.trial_dna_json(trial), trial.status, trial.model_json,
+                "decisions, owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (trial_id, trial_lib.trial_dna_json(trial), trial.status, trial.model_json,
                  trial.created, trial.started, trial.attempts,
-                 None if trial.decisions is None else json.dumps(trial.decisions)))
+                 None if trial.decisions is None else json.dumps(trial.decisions),
+                 self.worker, self._lease_end() if running else None))
+        trial.id = trial_id
+        if running:
+            self._start_heartbeat()
+        return trial_id
+
+    def claim_expired(self, limit: Optional[int] = None) -> List[trial_lib.Trial]:
+        """Takes over running trials whose worker is gone, to run them again.
+
+        A trial qualifies when its lease expired, or it has none (written by a
+        version without leases), or its owner is a process of this machine that
+        no longer exists; never a trial of this worker. Each claimed trial
+        becomes this worker's, with `attempts + 1`, a new start time and its
+        partial reports dropped; it keeps its id. Two workers claiming at once
+        never get the same trial (one transaction).
+
+        Args:
+          limit: claim at most this many (e.g. the free slots); None: all.
+
+        Returns:
+          The claimed trials, in id order, as `running` records.
+        """
+        if limit is not None and limit <= 0:
+            return []
+        now = time.time()
+        claimed_ids = []
+        with self._transaction():
+            rows = self._execute(
+                f"SELECT id, owner, lease_until FROM trials WHERE {_IS_RUNNING} "
+                "AND (owner IS NULL OR owner != ?) ORDER BY id", (self.worker,)).fetchall()
+            for trial_id, owner, lease_until in rows:
+                if limit is not None and len(claimed_ids) >= limit:
+                    break
+                _check_lease_row(self.path, trial_id, owner, lease_until)
+                if lease_until is not None and lease_until >= now and not leases.is_gone(owner):
+                    continue
+                self._claim(trial_id, owner, now)
+                claimed_ids.append(trial_id)
+            if not claimed_ids:
+                return []
+            marks = ",".join("?" * len(claimed_ids))
+            trials = self._trials_where(f"id IN ({marks})", claimed_ids)
+        self._start_heartbeat()
+        return trials
 
     def restart(self, trial: trial_lib.Trial) -> None:
-        """Marks an interrupted trial as running again, dropping partial reports."""
+        """Claims one interrupted trial to run it again, with `trial.attempts` and `started`.
+
+        Raises:
+          StoreError: the trial is not running, or another worker holds a live
+            lease on it.
+        """
         with self._transaction():
-            self._db.execute("DELETE FROM measurements WHERE trial_id=?", (trial.id,))
-            self._db.execute(
-                "UPDATE trials SET status=?, started=?, attempts=? WHERE id=?",
-                (trial_lib.RUNNING, trial.started, trial.attempts, trial.id))
+            rows = self._execute("SELECT status, owner, lease_until FROM trials WHERE id=?",
+                                 (trial.id,)).fetchall()
+            if not rows:
+                raise errors.StoreError(f"{self.path}: there is no trial {trial.id} to restart.")
+            status, owner, lease_until = rows[0]
+            _check_lease_row(self.path, trial.id, owner, lease_until)
+            if status != trial_lib.RUNNING:
+                raise errors.StoreError(
+                    f"{self.path}: trial {trial.id} is {status!r}, not running: refusing "
+                    "to run it again over its record.")
+            if (owner not in (None, self.worker) and lease_until is not None
+                    and lease_until >= time.time() and not leases.is_gone(owner)):
+                raise errors.StoreError(
+                    f"{self.path}: trial {trial.id} is running in worker {owner} (lease "
+                    f"valid for {lease_until - time.time():.0f} s more); refusing to take it.")
+            self._claim(trial.id, owner, trial.started, attempts=trial.attempts)
+        self._start_heartbeat()
+
+    def _claim(self, trial_id: int, owner: Optional[str], started: float,
+               attempts: Optional[int] = None) -> None:
+        """Within a transaction: `trial_id` (running, held by `owner`) becomes ours."""
+        cursor = self._execute(
+            "UPDATE trials SET owner=?, lease_until=?, started=?, "
+            "attempts=COALESCE(?, attempts + 1) WHERE id=? AND status=? AND owner IS ?",
+            (self.worker, self._lease_end(), started, attempts, trial_id, trial_lib.RUNNING,
+             owner))
+        _check_one_row(self.path, cursor, f"claiming trial {trial_id}")
+        self._execute("DELETE FROM measurements WHERE trial_id=?", (trial_id,))
 
     def add_measurement(self, trial_id: int, m: trial_lib.Measurement) -> None:
+        """Records an intermediate report of a running trial of this worker.
+
+        Raises:
+          LeaseLostError: another worker claimed the trial meanwhile.
+          StoreError: the trial is not running.
+        """
         with self._transaction():
-            self._db.execute("INSERT OR REPLACE INTO measurements VALUES (?, ?, ?, ?)",
-                             (trial_id, m.step, m.elapsed, json.dumps(m.metrics)))
+            cursor = self._execute(
+                "INSERT OR REPLACE INTO measurements SELECT ?, ?, ?, ? WHERE EXISTS "
+                "(SELECT 1 FROM trials WHERE id=? AND status=? AND owner=?)",
+                (trial_id, m.step, m.elapsed, json.dumps(m.metrics), trial_id,
+                 trial_lib.RUNNING, self.worker))
+            if cursor.rowcount != 1:
+                self._explain_guard_failure(trial_id, f"a report at step {m.step}")
 
     def finish(self, trial: trial_lib.Trial) -> None:
-        """Records a trial's outcome (status, metrics, reward, error, model)."""
+        """Records a trial's outcome (status, metrics, reward, error, model).
+
+        Only a trial this worker runs is finished, exactly once; its lease ends.
+
+        Raises:
+          LeaseLostError: another worker claimed the trial meanwhile (it runs
+            it again; this outcome is not recorded).
+          StoreError: the trial is not running (finished already) or missing.
+          ValueError: `trial.status` is not a final status.
+        """
+        if trial.status not in trial_lib.STATUSES or trial.status == trial_lib.RUNNING:
+            raise ValueError(f"finish needs a final status, got {trial.status!r}; expected "
+                             f"one of {[s for s in trial_lib.STATUSES if s != 'running']}.")
         with self._transaction():
-            self._db.execute(
-                "UPDATE trials SET status=?, model=?, metrics=?, reward=?, error=?, "
-                "finished=? WHERE id=?",
+            cursor = self._execute(
+                "UPDATE trials SET status=?, model=?, metrics=?, reward=?, error=?, finished=?, "
+                "lease_until=NULL, "
+                "finished_seq=(SELECT COALESCE(MAX(finished_seq), 0) + 1 FROM trials) "
+                "WHERE id=? AND status=? AND owner=?",
                 (trial.status, trial.model_json, json.dumps(_jsonable_metrics(trial.metrics)),
-                 json.dumps(trial.reward), trial.error, trial.finished, trial.id))
+                 json.dumps(trial.reward), trial.error, trial.finished, trial.id,
+                 trial_lib.RUNNING, self.worker))
+            if cursor.rowcount != 1:
+                self._explain_guard_failure(trial.id, f"its outcome ({trial.status})")
+
+    def _explain_guard_failure(self, trial_id: int, what: str) -> None:
+        rows = self._execute("SELECT status, owner FROM trials WHERE id=?",
+                             (trial_id,)).fetchall()
+        if not rows:
+            raise errors.StoreError(f"{self.path}: cannot record {what} of trial {trial_id}: "
+                                    "no such trial.")
+        status, owner = rows[0]
+        if owner != self.worker:
+            raise errors.LeaseLostError(
+                f"{self.path}: trial {trial_id} was claimed by worker {owner} after this "
+                f"worker's ({self.worker}) lease expired; {what} is dropped, the claimer's "
+                "run is the one recorded.")
+        raise errors.StoreError(
+            f"{self.path}: cannot record {what} of trial {trial_id}: it is already {status!r}; "
+            "refusing to overwrite its record.")
+
+    def renew_leases(self) -> int:
+        """Extends the lease of every running trial of this worker; returns how many.
+
+        The heartbeat calls this on its own connection; calling it is only needed
+        for a store whose heartbeat is not running.
+        """
+        with self._transaction():
+            return self._renew(self._db)
+
+    def _renew(self, db) -> int:
+        return write(db, self.path, "UPDATE trials SET lease_until=? WHERE owner=? AND "
+                     f"{_IS_RUNNING}", (self._lease_end(), self.worker)).rowcount
+
+    def _lease_end(self) -> float:
+        return time.time() + self.lease_seconds
+
+    def _start_heartbeat(self):
+        if self._heartbeat is not None or self.path is None:
+            return  # In memory, no other process can see (or take) the trials.
+        db = leases.connect(self.path, self._busy_seconds)
+        self._heartbeat = leases.Heartbeat(lambda: self._renew(db),
+                                           interval=self.lease_seconds / 4,
+                                           on_stop=db.close)
+
+    # Reading.
 
     def trials(self) -> List[trial_lib.Trial]:
         """Every recorded trial, in id order (see `trial_from_row`).
@@ -158,12 +408,69 @@ class TrialStore:
         Raises:
           StoreError: a row or the schema is not what this library writes.
         """
-        measurements = measurements_from_rows(self.path, self._rows(
-            "SELECT trial_id, step, elapsed, metrics FROM measurements ORDER BY trial_id, step"))
-        return [trial_from_row(self.path, row, measurements.get(row[0], []))
-                for row in self._rows(
-                    "SELECT id, dna, status, model, metrics, reward, error, created, "
-                    "started, finished, attempts, decisions FROM trials ORDER BY id")]
+        with self._snapshot():
+            return self._trials_where()
+
+    def finished_since(self, cursor: int = 0) -> Tuple[List[trial_lib.Trial], int]:
+        """Trials other workers finished after `cursor`, and the cursor to pass next.
+
+        Every finish takes the next number of a store-wide sequence; the cursor
+        is the highest number seen. Start from `cursor=0` (or the cursor of
+        `snapshot`), then pass each returned cursor back: each trial finished
+        by another worker is returned once, in the order they finished.
+        """
+        with self._snapshot():
+            trials = self._trials_where(
+                "finished_seq > ? AND (owner IS NULL OR owner != ?)", (cursor, self.worker),
+                order="finished_seq")
+            return trials, self._cursor()
+
+    def snapshot(self) -> Tuple[List[trial_lib.Trial], int]:
+        """Every trial and the `finished_since` cursor of that same moment."""
+        with self._snapshot():
+            return self._trials_where(), self._cursor()
+
+    def _cursor(self) -> int:
+        return self._rows("SELECT COALESCE(MAX(finished_seq), 0) FROM trials")[0][0]
+
+    def budget_used(self) -> int:
+        """Trials that count towards a budget: all but rejected ones, running included."""
+        with self._snapshot():
+            return self._budget_used()
+
+    def _budget_used(self) -> int:
+        total = self._rows("SELECT COUNT(*) FROM trials")[0][0]
+        return total - self._rows(f"SELECT COUNT(*) FROM trials WHERE {_IS_REJECTED}")[0][0]
+
+    def counts(self) -> Dict[str, int]:
+        """Trials per status, over every worker."""
+        counts = dict.fromkeys(trial_lib.STATUSES, 0)
+        counts.update(self._rows("SELECT status, COUNT(*) FROM trials GROUP BY status"))
+        return counts
+
+    def owners(self) -> Dict[int, Tuple[Optional[str], Optional[float]]]:
+        """Running trial id -> (worker id, lease expiry as a Unix time)."""
+        rows = self._rows(f"SELECT id, owner, lease_until FROM trials WHERE {_IS_RUNNING} "
+                          "ORDER BY id")
+        for trial_id, owner, lease_until in rows:
+            _check_lease_row(self.path, trial_id, owner, lease_until)
+        return {trial_id: (owner, lease_until) for trial_id, owner, lease_until in rows}
+
+    def _trials_where(self, where: str = "", params=(), order: str = "id"):
+        condition = f" WHERE {where}" if where else ""
+        rows = self._rows(
+            "SELECT id, dna, status, model, metrics, reward, error, created, started, "
+            f"finished, attempts, decisions FROM trials{condition} ORDER BY {order}", params)
+        if not rows:
+            return []
+        m_condition = f" WHERE trial_id IN (SELECT id FROM trials{condition})" if where else ""
+        m_rows = self._rows("SELECT trial_id, step, elapsed, metrics FROM measurements"
+                            f"{m_condition} ORDER BY trial_id, step", params)
+        measurements = measurements_from_rows(self.path, m_rows)
+        return [trial_from_row(self.path, row, measurements.get(row[0], [])) for row in rows]
+
+    def _snapshot(self):
+        return _Snapshot(self._db, self.path)
 
     def __len__(self):
         return self._rows("SELECT COUNT(*) FROM trials")[0][0]
@@ -182,6 +489,16 @@ def read_rows(db: sqlite3.Connection, path: Optional[str], sql: str, params=()) 
         raise errors.StoreError(
             f"{path} cannot be read as a symbolic_automl trial store "
             f"(SQLite said: {e}); was it written by another version or program?") from e
+
+
+def write(db: sqlite3.Connection, path: Optional[str], sql: str, params=()) -> sqlite3.Cursor:
+    """A write; SQLite's errors (a changed schema, a busy store) become `StoreError`s."""
+    try:
+        return db.execute(sql, params)
+    except sqlite3.DatabaseError as e:
+        raise errors.StoreError(
+            f"{path} could not be written as a symbolic_automl trial store "
+            f"(SQLite said: {e}); was it changed by another version or program?") from e
 
 
 def load_json(path: Optional[str], text: Any, what: str) -> Any:
@@ -248,24 +565,74 @@ def trial_from_row(path: Optional[str], row, measurements) -> trial_lib.Trial:
 def add_missing_columns(db: sqlite3.Connection) -> None:
     """Brings a store written by an earlier version up to the current columns.
 
-    Columns are only ever added (nullable), so older versions still read the file.
+    Columns are only ever added (nullable). Trials recorded before leases have
+    no owner: a running one among them is claimable at once (its process ended).
     """
     columns = {row[1] for row in db.execute("PRAGMA table_info(trials)")}
-    if "decisions" not in columns:
-        db.execute("ALTER TABLE trials ADD COLUMN decisions TEXT")
+    for column, kind in (("decisions", "TEXT"), ("owner", "TEXT"), ("lease_until", "REAL"),
+                         ("finished_seq", "INTEGER")):
+        if column not in columns:
+            db.execute(f"ALTER TABLE trials ADD COLUMN {column} {kind}")
+    for statement in _INDEXES.split(";"):
+        if statement.strip():
+            db.execute(statement)
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on error."""
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error; SQLite errors become `StoreError`s.
 
-    def __init__(self, db):
+    IMMEDIATE takes the write lock up front, so the reads inside (the next id,
+    the budget, a lease) still hold when the writes commit; another process's
+    transaction waits for it (the connection's busy timeout).
+    """
+
+    begin = "BEGIN IMMEDIATE"
+
+    def __init__(self, db: sqlite3.Connection, path: Optional[str]):
         self._db = db
+        self._path = path
 
     def __enter__(self):
-        self._db.execute("BEGIN IMMEDIATE")
+        self._run(self.begin)
 
     def __exit__(self, exc_type, exc, tb):
-        self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+        if exc_type is None:
+            self._run("COMMIT")
+        elif self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    def _run(self, sql: str):
+        try:
+            self._db.execute(sql)
+        except sqlite3.DatabaseError as e:
+            if self._db.in_transaction and sql == "COMMIT":
+                self._db.execute("ROLLBACK")
+            busy = isinstance(e, sqlite3.OperationalError) and (
+                "locked" in str(e) or "busy" in str(e))
+            raise errors.StoreError(
+                f"{self._path}: {sql} failed (SQLite said: {e}); " +
+                ("another process held the store for longer than the busy timeout."
+                 if busy else "the file is damaged or not a trial store.")) from e
+
+
+class _Snapshot(_Transaction):
+    """A read transaction: several reads see one moment of the store."""
+
+    begin = "BEGIN"
+
+
+def _check_lease_row(path, trial_id, owner, lease_until) -> None:
+    if not (owner is None or isinstance(owner, str)) or not (
+            lease_until is None or _is_number(lease_until)):
+        raise errors.StoreError(
+            f"{path}: trial {trial_id}'s lease is owner={owner!r:.100}, "
+            f"lease_until={lease_until!r:.100}; expected a worker id and a Unix time.")
+
+
+def _check_one_row(path, cursor: sqlite3.Cursor, what: str) -> None:
+    if cursor.rowcount != 1:
+        raise errors.StoreError(f"{path}: {what} changed {cursor.rowcount} rows, expected 1; "
+                                "the store was changed underneath this transaction.")
 
 
 def _jsonable_metrics(metrics: Dict[str, Any]) -> Dict[str, Any]:

@@ -1,0 +1,203 @@
+"""Several workers on one `TrialStore`: leases, claims, the finish feed, the budget."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import pyglove as pg
+import pytest
+
+import symbolic_automl as sa
+from symbolic_automl import leases
+from symbolic_automl import trial as trial_lib
+
+
+def _trial(dna=0):
+    return sa.Trial(id=0, dna=pg.DNA(dna), status=trial_lib.RUNNING, created=1.0,
+                    started=1.0)
+
+
+def _finish(store, trial, reward=1.0):
+    trial.status, trial.reward, trial.finished = "completed", reward, time.time()
+    store.finish(trial)
+
+
+def _set(path, sql, params=()):
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute(sql, params)
+    db.close()
+
+
+@pytest.fixture
+def path(tmp_path):
+    return str(tmp_path / "trials.sqlite")
+
+
+def test_a_live_lease_outlasts_its_length_and_is_never_taken(path):
+    owner = sa.TrialStore(path, lease_seconds=0.3)
+    trial = _trial()
+    owner.add(trial)
+    other = sa.TrialStore(path, lease_seconds=0.3)
+    time.sleep(1.0)  # Over three lease lengths: only the heartbeat keeps it.
+    assert other.claim_expired() == []
+    with pytest.raises(sa.StoreError, match="trial 1 is running in worker .*refusing to take"):
+        other.restart(trial)
+    (worker, until), = other.owners().values()
+    assert worker == owner.worker and until > time.time()
+    owner.add_measurement(trial.id, sa.Measurement(1, {"loss": 0.5}, 0.1))
+    _finish(owner, trial, reward=0.5)
+    (stored,) = other.trials()
+    assert stored.status == "completed" and stored.attempts == 1
+    assert other.owners() == {}
+
+
+def test_an_expired_lease_is_claimed_once_and_its_old_owner_loses_it(path):
+    owner = sa.TrialStore(path)
+    trial = _trial()
+    owner.add(trial)
+    owner.add_measurement(trial.id, sa.Measurement(1, {"loss": 0.5}, 0.1))
+    claimer = sa.TrialStore(path)
+    assert claimer.claim_expired() == []
+    # As if the owner had stopped beating: suspended, or cut off from the file.
+    _set(path, "UPDATE trials SET lease_until=?", (time.time() - 1,))
+    (claimed,) = claimer.claim_expired()
+    assert (claimed.id, claimed.attempts, claimed.measurements) == (1, 2, [])
+    assert claimer.claim_expired() == [] and owner.claim_expired() == []
+    # The old owner's heartbeat no longer renews it, and its writes are refused.
+    assert owner.renew_leases() == 0
+    with pytest.raises(sa.LeaseLostError, match="trial 1 was claimed by worker"):
+        owner.add_measurement(trial.id, sa.Measurement(2, {"loss": 0.4}, 0.2))
+    with pytest.raises(sa.LeaseLostError, match="its outcome .completed. is dropped"):
+        _finish(owner, trial, reward=0.1)
+    _finish(claimer, claimed, reward=0.9)
+    (stored,) = owner.trials()
+    assert (stored.status, stored.reward, stored.attempts) == ("completed", 0.9, 2)
+
+
+def test_two_workers_claiming_at_once_never_get_the_same_trial(path):
+    dead = sa.TrialStore(path)
+    for i in range(6):
+        dead.add(_trial(i))
+    dead.close(release=False)
+    _set(path, "UPDATE trials SET lease_until=0")
+    workers = [sa.TrialStore(path) for _ in range(3)]
+    got = {}
+    barrier = threading.Barrier(len(workers))
+
+    def claim(store):
+        barrier.wait()
+        got[store.worker] = [t.id for t in store.claim_expired(limit=2)]
+
+    threads = [threading.Thread(target=claim, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    claimed = sorted(i for ids in got.values() for i in ids)
+    assert claimed == [1, 2, 3, 4, 5, 6] and all(len(ids) == 2 for ids in got.values())
+    owners = workers[0].owners()
+    assert all(owners[i][0] == w for w, ids in got.items() for i in ids)
+
+
+def test_a_closed_worker_hands_its_running_trials_back(path):
+    owner = sa.TrialStore(path)
+    owner.add(_trial())
+    other = sa.TrialStore(path)
+    assert other.claim_expired() == []
+    owner.close()  # E.g. the search was interrupted: re-run at once, not after the lease.
+    assert [t.id for t in other.claim_expired()] == [1]
+
+
+def _dead_pid():
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_a_trial_of_a_dead_process_of_this_machine_is_claimable_before_its_lease_ends(path):
+    store = sa.TrialStore(path)
+    dead, remote = _trial(0), _trial(1)
+    store.add(dead)
+    store.add(remote)
+    node = store.worker.rsplit(":", 2)[0]
+    far = time.time() + 3600
+    _set(path, "UPDATE trials SET owner=?, lease_until=? WHERE id=1",
+         (f"{node}:{_dead_pid()}:0badc0de", far))
+    # A live-looking process elsewhere keeps its lease: its pid means nothing here.
+    _set(path, "UPDATE trials SET owner=?, lease_until=? WHERE id=2",
+         (f"elsewhere#12345678:{os.getpid()}:0badc0de", far))
+    assert [t.id for t in sa.TrialStore(path).claim_expired()] == [1]
+
+
+def test_a_zombie_counts_as_gone_and_a_live_process_does_not():
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    node = leases.worker_id().rsplit(":", 2)[0]
+    deadline = time.time() + 10
+    while time.time() < deadline:  # Exited, but not reaped: a zombie.
+        with open(f"/proc/{process.pid}/stat") as f:
+            if f.read().rpartition(")")[2].split()[0] == "Z":
+                break
+        time.sleep(0.01)
+    assert leases.is_gone(f"{node}:{process.pid}:token")
+    process.wait()
+    assert leases.is_gone(f"{node}:{process.pid}:token")
+    assert not leases.is_gone(f"{node}:{os.getppid()}:token")
+    assert not leases.is_gone(f"{node}:{os.getpid()}:token")
+    assert not leases.is_gone("not a worker id") and not leases.is_gone(None)
+
+
+def test_finished_since_feeds_each_trial_other_workers_finished_once_in_order(path):
+    me, other = sa.TrialStore(path), sa.TrialStore(path)
+    mine = _trial(0)
+    me.add(mine)
+    theirs = [_trial(i) for i in (1, 2, 3)]
+    for t in theirs:
+        other.add(t)
+    _finish(other, theirs[1], reward=0.2)
+    _finish(me, mine, reward=0.0)
+    _finish(other, theirs[0], reward=0.1)
+    trials, cursor = me.finished_since(0)
+    assert [(t.id, t.reward) for t in trials] == [(3, 0.2), (2, 0.1)]  # In finish order.
+    assert me.finished_since(cursor) == ([], cursor)
+    _finish(other, theirs[2], reward=0.3)
+    trials, cursor = me.finished_since(cursor)
+    assert [t.id for t in trials] == [4]
+    everything, snapshot_cursor = me.snapshot()
+    assert len(everything) == 4 and snapshot_cursor == cursor
+
+
+def test_the_budget_is_exact_when_workers_add_at_once(path):
+    workers = [sa.TrialStore(path) for _ in range(4)]
+    added = {w.worker: [] for w in workers}
+
+    def run(store):
+        while True:
+            trial = _trial()
+            if store.add(trial, budget=20) is None:
+                return
+            added[store.worker].append(trial.id)
+            _finish(store, trial)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ids = sorted(i for got in added.values() for i in got)
+    assert ids == list(range(1, 21))
+    assert workers[0].counts()["completed"] == 20
+
+
+def test_lease_length_comes_from_the_environment_and_is_checked(path, monkeypatch):
+    monkeypatch.setenv(leases.LEASE_SECONDS_ENV, "2.5")
+    assert sa.TrialStore(path).lease_seconds == 2.5
+    assert sa.TrialStore(path, lease_seconds=7).lease_seconds == 7.0
+    monkeypatch.setenv(leases.LEASE_SECONDS_ENV, "soon")
+    with pytest.raises(ValueError, match=r"\$SYMBOLIC_AUTOML_LEASE_SECONDS must be a positive "
+                                         r"number of seconds, got 'soon'"):
+        sa.TrialStore(path)
+    with pytest.raises(ValueError, match="lease_seconds must be .* got 0"):
+        sa.TrialStore(path, lease_seconds=0)
