@@ -260,18 +260,17 @@ class TrialStore:
         """
         if limit is not None and limit <= 0:
             return []
+        # A read first: the loop asks before every trial, and usually every
+        # running trial is live; only a claim needs the write lock.
+        if not self._claimable(self._rows(*self._running_of_others())):
+            return []
         now = time.time()
         claimed_ids = []
         with self._transaction():
-            rows = self._execute(
-                f"SELECT id, owner, lease_until FROM trials WHERE {_IS_RUNNING} "
-                "AND (owner IS NULL OR owner != ?) ORDER BY id", (self.worker,)).fetchall()
-            for trial_id, owner, lease_until in rows:
+            for trial_id, owner in self._claimable(
+                    self._execute(*self._running_of_others()).fetchall(), now):
                 if limit is not None and len(claimed_ids) >= limit:
                     break
-                _check_lease_row(self.path, trial_id, owner, lease_until)
-                if lease_until is not None and lease_until >= now and not leases.is_gone(owner):
-                    continue
                 self._claim(trial_id, owner, now)
                 claimed_ids.append(trial_id)
             if not claimed_ids:
@@ -280,6 +279,20 @@ class TrialStore:
             trials = self._trials_where(f"id IN ({marks})", claimed_ids)
         self._start_heartbeat()
         return trials
+
+    def _running_of_others(self):
+        return (f"SELECT id, owner, lease_until FROM trials WHERE {_IS_RUNNING} "
+                "AND (owner IS NULL OR owner != ?) ORDER BY id", (self.worker,))
+
+    def _claimable(self, rows, now: Optional[float] = None) -> List[Tuple[int, Optional[str]]]:
+        """(id, owner) of the rows whose lease is over or whose worker is gone."""
+        now = time.time() if now is None else now
+        out = []
+        for trial_id, owner, lease_until in rows:
+            _check_lease_row(self.path, trial_id, owner, lease_until)
+            if lease_until is None or lease_until < now or leases.is_gone(owner):
+                out.append((trial_id, owner))
+        return out
 
     def restart(self, trial: trial_lib.Trial) -> None:
         """Claims one interrupted trial to run it again, with `trial.attempts` and `started`.
