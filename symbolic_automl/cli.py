@@ -33,6 +33,8 @@ _ROOT_DIR = flags.DEFINE_string("root_dir", None, "Experiment directory (holds t
 _MAX_TRIALS = flags.DEFINE_integer("max_trials", None, "Override the file's max_trials.")
 _TOP = flags.DEFINE_integer("top", 10, "`show`: how many best trials to list.")
 _TRIAL = flags.DEFINE_string("trial", "best", "`export`: a trial id, or 'best'.")
+_STUDY = flags.DEFINE_string("study", None, "`show`, `export`: a search recorded beside the "
+                             "main one (a nested search's inner search, e.g. trial/3).")
 _OUTPUT = flags.DEFINE_string("output", None, "`export`: output path (.json; a .keras "
                               "file is written beside it when a trained model was kept).")
 
@@ -71,8 +73,12 @@ def main(argv):
     try:
         if command in VIEW_COMMANDS:
             return _view(command)
-        store = storage.TrialStore(store_path)
+        store = storage.TrialStore(store_path, study=_STUDY.value)
         try:
+            if _STUDY.value is not None and not len(store):
+                raise app.UsageError(
+                    f"No study {_STUDY.value!r} in {store_path}; its studies are "
+                    f"{[s.name for s in store.studies()]}.")
             if command == "show":
                 print(show(store, _TOP.value))
             else:
@@ -126,8 +132,15 @@ def _run(path, resume):
 def show(store: storage.TrialStore, top: int) -> str:
     """The experiment's counts, top trials and best, as text (no Keras import)."""
     objectives = store.get_meta("objectives") or ["reward"]
-    result = trial_lib.Result(store.trials(), objectives, os.path.dirname(store.path))
-    lines = [f"Experiment {store.path}", result.summary(top)]
+    result = trial_lib.Result(store.trials(), objectives, os.path.dirname(store.path),
+                              study=store.study)
+    studies = store.studies()
+    header = f"Experiment {store.path}"
+    if store.study is not None:
+        parent = next((s.parent_id for s in studies if s.name == store.study), None)
+        header += f", study {store.study}" + (
+            f" (inner search of trial #{parent})" if parent is not None else "")
+    lines = [header, result.summary(top)]
     failed = [t for t in result.trials if t.error]
     if failed:
         lines.append(f"{len(failed)} trial(s) without reward, last: #{failed[-1].id} "
@@ -135,7 +148,19 @@ def show(store: storage.TrialStore, top: int) -> str:
     best = result.best
     if best is not None:
         lines.append(f"Best: trial #{best.id} metrics={json.dumps(best.metrics, sort_keys=True)}")
+    if store.study is None and studies:
+        lines.append(f"{len(studies)} more search(es) in this store (--study=NAME shows one):")
+        lines += [_describe_study(store.path, s) for s in studies]
     return "\n".join(lines)
+
+
+def _describe_study(path: str, study: storage.Study) -> str:
+    """One line per inner search: its outer trial, size and best trial."""
+    best = trial_lib.study_result(path, study.name).best
+    parent = f"trial #{study.parent_id} -> " if study.parent_id is not None else ""
+    found = (f"best #{best.id} reward={trial_lib.format_reward(best.reward)} "
+             f"({best.describe_decisions(120)})" if best is not None else "no reward yet")
+    return f"  {parent}study {study.name}: {study.num_trials} trials, {found}"
 
 
 def _export(store):

@@ -58,7 +58,9 @@ def search(space: Any,
            executor: Optional[Any] = None,
            progress: bool = True,
            callbacks: Optional[Sequence[Any]] = None,
-           tensorboard_dir: Optional[str] = None) -> trial_lib.Result:
+           tensorboard_dir: Optional[str] = None,
+           study: Optional[str] = None,
+           parent_id: Optional[int] = None) -> trial_lib.Result:
     """Searches `space` with `algorithm`, scoring candidates with `evaluator`.
 
     Args:
@@ -96,6 +98,12 @@ def search(space: Any,
       tensorboard_dir: write TensorBoard HParams here (one run per trial, named
         by its id); a shortcut for
         `callbacks=[symbolic_automl.reporting.tensorboard.HParamsLogger(dir)]`.
+      study: the name of this search in `root_dir`'s store, when several searches
+        share one experiment (None: its main search). Its trials, metadata and
+        resume are apart from the other studies'; ids stay unique in the file.
+        `symbolic_automl.flows` names the inner searches of a nested search.
+      parent_id: the trial (of another study) whose evaluation runs this search;
+        every trial records it as `Trial.parent_id`.
 
     Returns:
       A `Result` with every trial, `best`, `top(k)` and `pareto_front()`.
@@ -129,7 +137,7 @@ def search(space: Any,
                              early_stopping, max_consecutive_failures, keep_models,
                              executor or executors.InProcess(),
                              10 * max_trials if max_rejections is None else max_rejections,
-                             observers)
+                             observers, study, parent_id)
     result = None
     try:
         callbacks_lib.notify(observers, "on_search_begin", callbacks_lib.SearchInfo(
@@ -189,7 +197,7 @@ class _Experiment:
 
     def __init__(self, space, algorithm, evaluator, root_dir, objectives, directions,
                  early_stopping, max_consecutive_failures, keep_models, executor,
-                 max_rejections, observers=()):
+                 max_rejections, observers=(), study=None, parent_id=None):
         self.executor = executor
         self.observers = list(observers)
         self.max_rejections = max_rejections
@@ -210,7 +218,7 @@ class _Experiment:
         self.early_stopping = early_stopping
         self.max_consecutive_failures = max_consecutive_failures
         self.keep_models = keep_models
-        self.store = storage.TrialStore.in_dir(root_dir)
+        self.store = storage.TrialStore.in_dir(root_dir, study=study, parent_id=parent_id)
         self._check_or_record_space()
         self.trials: List[trial_lib.Trial] = self.store.trials()
         # Trial id -> the assignment of an algorithm on the fast path (see `_uses_assignments`).
@@ -225,7 +233,8 @@ class _Experiment:
         # The in-memory records equal the store's (each was committed as it
         # changed); re-reading would re-parse every DNA, ~10 ms each.
         return trial_lib.Result(list(self.trials), self.objectives, self.root_dir,
-                                self.space, self.store.get_meta("architecture_history"))
+                                self.space, self.store.get_meta("architecture_history"),
+                                study=self.store.study)
 
     def _check_or_record_space(self):
         fingerprint = self.space.fingerprint()
@@ -349,11 +358,11 @@ class _Experiment:
         if self._fast:
             genome = self.space.genome
             trial = trial_lib.Trial(
-                id=trial_id, dna=None, dna_json=genome.to_dna_json(proposal),
+                id=None, dna=None, dna_json=genome.to_dna_json(proposal),
                 build_dna=lambda: genome.to_dna(proposal),
                 status=trial_lib.RUNNING, created=now, started=now)
         else:
-            trial = trial_lib.Trial(id=trial_id, dna=self.space.check_dna(proposal),
+            trial = trial_lib.Trial(id=None, dna=self.space.check_dna(proposal),
                                     status=trial_lib.RUNNING, created=now, started=now)
         trial.decisions = self._decisions(trial, proposal if self._fast else None)
         self.store.add(trial)

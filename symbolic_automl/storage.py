@@ -11,6 +11,12 @@ allocated as `max(id) + 1` in the inserting transaction, every update checks the
 status and owner it expects, and `finished_since` tells each worker what the
 others finished. Writers wait for each other (a busy timeout), never fail.
 
+Several searches can share one file as *studies* (a nested search records each
+inner search as the study of the outer trial that ran it): every row names its
+study (NULL: the experiment's main search) and the trial whose evaluation ran
+it (`parent_id`); a store reads, counts, claims and budgets only its own
+study's trials, and keeps its metadata apart; ids are unique across the file.
+
 Example::
 
     store = TrialStore("runs/exp1/trials.sqlite")
@@ -18,6 +24,7 @@ Example::
         print(trial.id, trial.status, trial.reward)
 """
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -41,10 +48,13 @@ FILENAME = "trials.sqlite"
 # (Literal conditions: SQLite uses a partial index only for the very same text.)
 _IS_RUNNING = f"status = '{trial_lib.RUNNING}'"
 _IS_REJECTED = f"status = '{trial_lib.REJECTED}'"
+# The rows of one store's study (a parameter: None is the main search).
+_IN_STUDY = "study IS ?"
 _INDEXES = f"""
 CREATE INDEX IF NOT EXISTS trials_running ON trials (id) WHERE {_IS_RUNNING};
 CREATE INDEX IF NOT EXISTS trials_rejected ON trials (id) WHERE {_IS_REJECTED};
 CREATE INDEX IF NOT EXISTS trials_by_finished_seq ON trials (finished_seq);
+CREATE INDEX IF NOT EXISTS trials_by_study ON trials (study, id);
 """
 
 _SCHEMA = """
@@ -64,7 +74,9 @@ CREATE TABLE IF NOT EXISTS trials (
     decisions TEXT,
     owner TEXT,
     lease_until REAL,
-    finished_seq INTEGER
+    finished_seq INTEGER,
+    study TEXT,
+    parent_id INTEGER
 );
 CREATE TABLE IF NOT EXISTS measurements (
     trial_id INTEGER NOT NULL,
@@ -98,6 +110,10 @@ class TrialStore:
         every quarter of it.
       busy_seconds: how long a write waits for another process's write to
         finish before failing with a `StoreError`.
+      study: which search of the file this store reads and writes (None: the
+        main one); other studies' trials and metadata are not seen.
+      parent_id: the trial (of another study) whose evaluation runs this study,
+        recorded on each of its trials as `Trial.parent_id`.
 
     Example::
 
@@ -109,8 +125,16 @@ class TrialStore:
     """
 
     def __init__(self, path: Optional[str] = None, *, lease_seconds: Optional[float] = None,
-                 busy_seconds: float = 30.0):
+                 busy_seconds: float = 30.0, study: Optional[str] = None,
+                 parent_id: Optional[int] = None):
+        if study is not None and (not isinstance(study, str) or not study):
+            raise ValueError(f"study must be a non-empty name or None, got {study!r}.")
+        if parent_id is not None and (not isinstance(parent_id, int) or isinstance(
+                parent_id, bool) or parent_id < 1):
+            raise ValueError(f"parent_id must be a positive trial id or None, got {parent_id!r}.")
         self.path = path
+        self.study = study
+        self.parent_id = parent_id
         self.worker = leases.worker_id()
         self.lease_seconds = (leases.default_lease_seconds() if lease_seconds is None
                               else leases.check_lease_seconds(lease_seconds))
@@ -191,7 +215,7 @@ class TrialStore:
             if release:
                 with self._transaction():
                     self._execute("UPDATE trials SET lease_until=0 WHERE owner=? AND "
-                                  f"{_IS_RUNNING}", (self.worker,))
+                                  f"{_IS_RUNNING} AND {_IN_STUDY}", (self.worker, self.study))
         except (errors.StoreError, sqlite3.ProgrammingError):
             pass  # Already closed, or the file is gone: nothing left to hand back.
         finally:
@@ -201,12 +225,16 @@ class TrialStore:
 
     def get_meta(self, key: str, default: Any = None) -> Any:
         """A metadata value: plain JSON, read with `json.loads` (never PyGlove's decoder)."""
-        rows = self._rows("SELECT value FROM meta WHERE key=?", (key,))
+        rows = self._rows("SELECT value FROM meta WHERE key=?", (self._meta_key(key),))
         return default if not rows else load_json(self.path, rows[0][0], f"meta {key!r}")
 
     def set_meta(self, key: str, value: Any) -> None:
         with self._transaction():
-            self._execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+            self._execute("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                          (self._meta_key(key), json.dumps(value)))
+
+    def _meta_key(self, key: str) -> str:
+        return key if self.study is None else study_meta_key(self.study, key)
 
     # Trials.
 
@@ -214,7 +242,9 @@ class TrialStore:
         """Records a new trial under a fresh id, leased to this worker while it runs.
 
         The id is allocated in the inserting transaction (`max(id) + 1`) and
-        written to `trial.id`; the id the trial came with is ignored.
+        written to `trial.id`; the id the trial came with is ignored. Ids are
+        unique across the file's studies; the trial joins this store's study
+        and gets its `parent_id`.
 
         Args:
           trial: the new trial, usually `running`.
@@ -232,12 +262,15 @@ class TrialStore:
             trial_id = self._execute("SELECT COALESCE(MAX(id), 0) + 1 FROM trials").fetchone()[0]
             self._execute(
                 "INSERT INTO trials (id, dna, status, model, created, started, attempts, "
-                "decisions, owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "decisions, owner, lease_until, study, parent_id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (trial_id, trial_lib.trial_dna_json(trial), trial.status, trial.model_json,
                  trial.created, trial.started, trial.attempts,
                  None if trial.decisions is None else json.dumps(trial.decisions),
-                 self.worker, self._lease_end() if running else None))
+                 self.worker, self._lease_end() if running else None, self.study,
+                 self.parent_id))
         trial.id = trial_id
+        trial.parent_id = self.parent_id
         if running:
             self._start_heartbeat()
         return trial_id
@@ -281,8 +314,8 @@ class TrialStore:
         return trials
 
     def _running_of_others(self):
-        return (f"SELECT id, owner, lease_until FROM trials WHERE {_IS_RUNNING} "
-                "AND (owner IS NULL OR owner != ?) ORDER BY id", (self.worker,))
+        return (f"SELECT id, owner, lease_until FROM trials WHERE {_IS_RUNNING} AND {_IN_STUDY} "
+                "AND (owner IS NULL OR owner != ?) ORDER BY id", (self.study, self.worker))
 
     def _claimable(self, rows, now: Optional[float] = None) -> List[Tuple[int, Optional[str]]]:
         """(id, owner) of the rows whose lease is over or whose worker is gone."""
@@ -435,7 +468,7 @@ class TrialStore:
         with self._snapshot():
             trials = self._trials_where(
                 "finished_seq > ? AND (owner IS NULL OR owner != ?)", (cursor, self.worker),
-                order="finished_seq")
+                order="finished_seq")  # This study's only (`_trials_where`).
             return trials, self._cursor()
 
     def snapshot(self) -> Tuple[List[trial_lib.Trial], int]:
@@ -452,44 +485,88 @@ class TrialStore:
             return self._budget_used()
 
     def _budget_used(self) -> int:
-        total = self._rows("SELECT COUNT(*) FROM trials")[0][0]
-        return total - self._rows(f"SELECT COUNT(*) FROM trials WHERE {_IS_REJECTED}")[0][0]
+        total = len(self)
+        return total - self._rows(f"SELECT COUNT(*) FROM trials WHERE {_IS_REJECTED} AND "
+                                  f"{_IN_STUDY}", (self.study,))[0][0]
 
     def counts(self) -> Dict[str, int]:
         """Trials per status, over every worker."""
         counts = dict.fromkeys(trial_lib.STATUSES, 0)
-        counts.update(self._rows("SELECT status, COUNT(*) FROM trials GROUP BY status"))
+        counts.update(self._rows(f"SELECT status, COUNT(*) FROM trials WHERE {_IN_STUDY} "
+                                 "GROUP BY status", (self.study,)))
         return counts
 
     def owners(self) -> Dict[int, Tuple[Optional[str], Optional[float]]]:
         """Running trial id -> (worker id, lease expiry as a Unix time)."""
         rows = self._rows(f"SELECT id, owner, lease_until FROM trials WHERE {_IS_RUNNING} "
-                          "ORDER BY id")
+                          f"AND {_IN_STUDY} ORDER BY id", (self.study,))
         for trial_id, owner, lease_until in rows:
             _check_lease_row(self.path, trial_id, owner, lease_until)
         return {trial_id: (owner, lease_until) for trial_id, owner, lease_until in rows}
 
     def _trials_where(self, where: str = "", params=(), order: str = "id"):
-        condition = f" WHERE {where}" if where else ""
+        """This study's trials matching `where`."""
+        condition = f" WHERE {_IN_STUDY}" + (f" AND ({where})" if where else "")
+        params = (self.study,) + tuple(params)
         rows = self._rows(
             "SELECT id, dna, status, model, metrics, reward, error, created, started, "
-            f"finished, attempts, decisions FROM trials{condition} ORDER BY {order}", params)
+            f"finished, attempts, decisions, parent_id FROM trials{condition} ORDER BY {order}",
+            params)
         if not rows:
             return []
-        m_condition = f" WHERE trial_id IN (SELECT id FROM trials{condition})" if where else ""
-        m_rows = self._rows("SELECT trial_id, step, elapsed, metrics FROM measurements"
-                            f"{m_condition} ORDER BY trial_id, step", params)
+        m_rows = self._rows("SELECT trial_id, step, elapsed, metrics FROM measurements "
+                            f"WHERE trial_id IN (SELECT id FROM trials{condition}) "
+                            "ORDER BY trial_id, step", params)
         measurements = measurements_from_rows(self.path, m_rows)
-        return [trial_from_row(self.path, row, measurements.get(row[0], [])) for row in rows]
+        trials = []
+        for row in rows:
+            trial = trial_from_row(self.path, row[:-1], measurements.get(row[0], []))
+            trial.parent_id = _parent_id(self.path, row[0], row[-1])
+            trials.append(trial)
+        return trials
+
+    def studies(self) -> List["Study"]:
+        """The other searches recorded in this file (not the main one), in order of creation."""
+        return [Study(name, _parent_id(self.path, first, parent), count)
+                for name, parent, first, count in self._rows(
+                    "SELECT study, MIN(parent_id), MIN(id), COUNT(*) FROM trials "
+                    "WHERE study IS NOT NULL GROUP BY study ORDER BY MIN(id)")]
 
     def _snapshot(self):
         return _Snapshot(self._db, self.path)
 
     def __len__(self):
-        return self._rows("SELECT COUNT(*) FROM trials")[0][0]
+        return self._rows(f"SELECT COUNT(*) FROM trials WHERE {_IN_STUDY}", (self.study,))[0][0]
 
     def _rows(self, sql: str, params=()) -> List[tuple]:
         return read_rows(self._db, self.path, sql, params)
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """A search recorded beside the main one in a store (see `TrialStore.studies`).
+
+    Attributes:
+      name: the study's name (a nested search's inner searches: `trial/<outer id>`).
+      parent_id: the trial whose evaluation ran it, if any.
+      num_trials: how many trials it recorded.
+    """
+
+    name: str
+    parent_id: Optional[int]
+    num_trials: int
+
+
+def study_meta_key(study: str, key: str) -> str:
+    """Where a study's metadata `key` lives in the `meta` table."""
+    return f"study/{study}/{key}"
+
+
+def _parent_id(path, trial_id, value) -> Optional[int]:
+    if value is None or (isinstance(value, int) and value > 0):
+        return value
+    raise errors.StoreError(f"{path}: trial {trial_id}'s parent_id is {value!r}; expected "
+                            "a trial id or null.")
 
 
 # Reading rows, shared with the read-only `reporting.StoreView`.
@@ -583,7 +660,7 @@ def add_missing_columns(db: sqlite3.Connection) -> None:
     """
     columns = {row[1] for row in db.execute("PRAGMA table_info(trials)")}
     for column, kind in (("decisions", "TEXT"), ("owner", "TEXT"), ("lease_until", "REAL"),
-                         ("finished_seq", "INTEGER")):
+                         ("finished_seq", "INTEGER"), ("study", "TEXT"), ("parent_id", "INTEGER")):
         if column not in columns:
             db.execute(f"ALTER TABLE trials ADD COLUMN {column} {kind}")
     for statement in _INDEXES.split(";"):

@@ -39,7 +39,8 @@ class Trial:
     """Everything recorded about one trial.
 
     Attributes:
-      id: 1-based, in proposal order; ids continue across resumes.
+      id: 1-based, in proposal order; ids continue across resumes and are unique
+        across the searches sharing a store (None until the store records it).
       dna: the genotype the algorithm proposed (a `pg.DNA`, built on first
         access when the trial was made from its JSON: building one costs
         milliseconds, which the search loop's hot path does without).
@@ -55,9 +56,11 @@ class Trial:
       decisions: decision name -> chosen value (`Space.decisions`), what
         every view of the trial shows; None in stores written before it was
         recorded.
+      parent_id: the trial whose evaluation ran this trial's search (the outer
+        trial of a nested search's inner trial), else None.
     """
 
-    id: int
+    id: Optional[int]
     dna: Optional[pg.DNA]
     status: str
     model_json: Optional[str] = None
@@ -70,6 +73,7 @@ class Trial:
     finished: Optional[float] = None
     attempts: int = 1
     decisions: Optional[Dict[str, Any]] = None
+    parent_id: Optional[int] = None
     dna_json: Optional[str] = dataclasses.field(default=None, repr=False, compare=False)
     build_dna: Optional[Callable[[], pg.DNA]] = dataclasses.field(
         default=None, repr=False, compare=False)
@@ -101,7 +105,7 @@ class Trial:
         return self.status in FINISHED_WITH_REWARD and self.reward is not None
 
     def __repr__(self):
-        reward = _format_reward(self.reward)
+        reward = format_reward(self.reward)
         if self.decisions is not None:
             return (f"Trial(id={self.id}, status={self.status!r}, reward={reward}, "
                     f"decisions=({format_decisions(self.decisions)}))")
@@ -158,7 +162,8 @@ def trial_dna_json(trial: Trial) -> str:
     return trial.dna_json
 
 
-def _format_reward(reward: Reward) -> str:
+def format_reward(reward: Reward) -> str:
+    """A reward as short text (4 significant digits; tuples in parentheses)."""
     if reward is None:
         return "None"
     if isinstance(reward, tuple):
@@ -245,18 +250,74 @@ class Result:
       space: the `Space` searched, when known (`search` gives it).
       history: the weight-sharing architecture history, if any.
       dna_spec: the genotype, when the space is not at hand (a store records it).
+      study: the search's name in its store (None: the main search).
+      inner_results: trial id -> the `Result`s of the searches its evaluation
+        ran, for nested searches kept in memory (else they are read from the
+        store; see `inner`).
     """
 
     def __init__(self, trials: Sequence[Trial], objective: Sequence[str],
                  root_dir: Optional[str] = None, space=None, history: Any = None,
-                 dna_spec: Optional[pg.DNASpec] = None):
+                 dna_spec: Optional[pg.DNASpec] = None, study: Optional[str] = None,
+                 inner_results: Optional[Dict[int, List["Result"]]] = None):
         self.trials = list(trials)
         self.objective = list(objective)
         self.root_dir = root_dir
         self.space = space
         self.architecture_history = history
         self.dna_spec = dna_spec if dna_spec is not None else getattr(space, "dna_spec", None)
+        self.study = study
+        self.inner_results = inner_results
         self._short_names = None
+
+    def inner(self, trial: Union[int, Trial]) -> "Result":
+        """The search that `trial`'s evaluation ran: a nested search's inner search.
+
+        Example::
+
+            result = flows.nested(...)
+            for outer in result.trials:
+                print(outer.id, result.inner(outer).best)
+
+        Raises:
+          ValueError: the trial ran no search, or several (see `inner_searches`).
+        """
+        searches = self.inner_searches(trial)
+        trial_id = trial.id if isinstance(trial, Trial) else trial
+        if len(searches) != 1:
+            raise ValueError(
+                f"Trial {trial_id} ran {len(searches)} searches "
+                f"({[r.study for r in searches]}), not one: use inner_searches({trial_id}).")
+        return searches[0]
+
+    def inner_searches(self, trial: Union[int, Trial]) -> List["Result"]:
+        """Every search `trial`'s evaluation ran (e.g. one per seed), in order.
+
+        Raises:
+          ValueError: the trial ran none, or its searches were kept nowhere.
+        """
+        trial_id = trial.id if isinstance(trial, Trial) else trial
+        if self.inner_results is not None and trial_id in self.inner_results:
+            return list(self.inner_results[trial_id])
+        if self.root_dir is None:
+            raise ValueError(f"Trial {trial_id} ran no search recorded with this result "
+                             "(a search without root_dir keeps its store in memory).")
+        from symbolic_automl import storage  # pylint: disable=g-import-not-at-top
+
+        path = os.path.join(self.root_dir, storage.FILENAME)
+        if not os.path.exists(path):
+            raise ValueError(f"No trial store at {path}: no inner search of trial {trial_id}.")
+        store = storage.TrialStore(path)
+        try:
+            studies = store.studies()
+            mine = [s for s in studies if s.parent_id == trial_id]
+            if not mine:
+                parents = sorted({s.parent_id for s in studies if s.parent_id is not None})
+                raise ValueError(f"Trial {trial_id} ran no search recorded in {path}; "
+                                 f"trials that did: {parents}.")
+            return [study_result(store.path, s.name, self.root_dir) for s in mine]
+        finally:
+            store.close()
 
     @property
     def rewarded(self) -> List[Trial]:
@@ -373,4 +434,18 @@ class Result:
         return "\n".join(lines)
 
     def __repr__(self):
-        return f"Result({len(self.trials)} trials, best={self.best!r})"
+        study = "" if self.study is None else f"study={self.study!r}, "
+        return f"Result({study}{len(self.trials)} trials, best={self.best!r})"
+
+
+def study_result(path: str, study: Optional[str], root_dir: Optional[str] = None) -> Result:
+    """The `Result` of one study of the store at `path`, read from the file."""
+    from symbolic_automl import storage  # pylint: disable=g-import-not-at-top
+
+    store = storage.TrialStore(path, study=study)
+    try:
+        return Result(store.trials(), store.get_meta("objectives") or ["reward"],
+                      root_dir if root_dir is not None else os.path.dirname(path),
+                      history=store.get_meta("architecture_history"), study=study)
+    finally:
+        store.close()

@@ -48,6 +48,8 @@ class StoreView:
                                     f"(application_id {app_id:#x}).")
         # Stores written before decisions were recorded lack the column.
         self._has_decisions = "decisions" in columns
+        # Views show the main search; a nested search's inner ones are other studies.
+        self._main_only = "study IS NULL" if "study" in columns else "1"
         self._lock = threading.Lock()
 
     @classmethod
@@ -99,7 +101,7 @@ class StoreView:
             return None
 
     def count(self) -> int:
-        return self._query("SELECT COUNT(*) FROM trials")[0][0]
+        return self._query(f"SELECT COUNT(*) FROM trials WHERE {self._main_only}")[0][0]
 
     def rows(self, since: float = 0.0, trial_id: Optional[int] = None) -> List[Dict[str, Any]]:
         """Light per-trial dicts (no model, no measurements), changed after time `since`.
@@ -110,13 +112,13 @@ class StoreView:
         columns = ", ".join(c if c != "decisions" or self._has_decisions else "NULL"
                             for c in _ROW_COLUMNS)
         sql = (f"SELECT {columns}, MAX(created, started, COALESCE(finished, 0)) AS changed "
-               "FROM trials")
+               f"FROM trials WHERE {self._main_only}")
         args = ()
         if trial_id is not None:
-            sql += " WHERE id=?"
+            sql += " AND id=?"
             args = (trial_id,)
         elif since:
-            sql += " WHERE MAX(created, started, COALESCE(finished, 0)) > ?"
+            sql += " AND MAX(created, started, COALESCE(finished, 0)) > ?"
             args = (since,)
         out = []
         for row in self._query(sql + " ORDER BY id", args):
@@ -152,7 +154,8 @@ class StoreView:
         return [storage.trial_from_row(self.path, row, measurements.get(row[0], []))
                 for row in self._query(
                     "SELECT id, dna, status, model, metrics, reward, error, created, started, "
-                    f"finished, attempts, {decisions} FROM trials ORDER BY id")]
+                    f"finished, attempts, {decisions} FROM trials WHERE {self._main_only} "
+                    "ORDER BY id")]
 
     def result(self) -> trial_lib.Result:
         """The stored search as a `Result` (without its space)."""
