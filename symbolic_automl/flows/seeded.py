@@ -1,8 +1,8 @@
 """`Seeded`: an algorithm that first proposes given DNAs, then its own.
 
-Every result, the seeds' too, is fed back to the wrapped algorithm, so an
-evolution's population starts from the seeds. Resume replays the same way:
-the seeds' feedback, then the algorithm's own history.
+Each seed's result reaches the wrapped algorithm as history (`recover`), as if
+it had proposed the seed itself: an evolution's population starts from the
+seeds and it never proposes them again. Resume replays the same way.
 
 Example::
 
@@ -34,6 +34,8 @@ class Seeded(pg.DNAGenerator):
                 raise ValueError(f"Seed {i} ({dna!r}) does not fit the search space: "
                                  f"{type(e).__name__}: {e}") from e
             self._seed_dnas.append(dna)
+        # Seeds whose result the algorithm has not heard yet.
+        self._unheard = list(self._seed_dnas)
 
     @property
     def multi_objective(self) -> bool:
@@ -45,7 +47,11 @@ class Seeded(pg.DNAGenerator):
         return self.algorithm.propose()
 
     def _feedback(self, dna: pg.DNA, reward: Union[float, Tuple[float, ...]]) -> None:
-        self.algorithm.feedback(dna, reward)
+        if dna in self._unheard:
+            self._unheard.remove(dna)
+            self.algorithm.recover([(dna, reward)])
+        else:
+            self.algorithm.feedback(dna, reward)
 
     def feedback_infeasible(self, dna: Any) -> None:
         """Passes an infeasible trial on, to algorithms that learn from them."""
@@ -56,8 +62,7 @@ class Seeded(pg.DNAGenerator):
     def _replay(self, trial_id: int, dna: pg.DNA,
                 reward: Optional[Union[float, Tuple[float, ...]]]) -> None:
         if trial_id < len(self._seed_dnas):
-            # A seed was never the algorithm's proposal: it only heard the result.
-            if reward is not None:
-                self.algorithm.feedback(dna, reward)
+            if reward is not None:  # Else it runs again, and is heard then.
+                self._feedback(dna, reward)
         else:
             self.algorithm.recover([(dna, reward)])
