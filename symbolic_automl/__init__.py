@@ -41,6 +41,7 @@ _LAZY = {
     "evaluators": "symbolic_automl.evaluators",
     "data": "symbolic_automl.data",
     "oneshot": "symbolic_automl.oneshot",
+    "flows": "symbolic_automl.flows",
     "KerasEvaluator": "symbolic_automl.evaluators",
     "Training": "symbolic_automl.evaluators",
     "Trainable": "symbolic_automl.evaluators",
