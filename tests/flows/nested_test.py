@@ -241,6 +241,7 @@ def test_a_store_without_study_columns_gets_them(tmp_path):
     store = storage.TrialStore(path)
     store.close()
     with sqlite3.connect(path) as db:  # A store as written before studies existed.
+        db.execute("DROP INDEX trials_by_study")
         db.execute("ALTER TABLE trials DROP COLUMN study")
         db.execute("ALTER TABLE trials DROP COLUMN parent_id")
     result = flows.nested(OUTER_SPACE, sa.grid(), _inner(), max_trials=1, root_dir=str(tmp_path),
