@@ -40,3 +40,6 @@ class InProcess(base.Executor):
             outcome.error = e
         outcome.stopped = context.should_stop()
         return [outcome]
+
+    def close(self) -> None:
+        self._queue.clear()  # Jobs not yet run are dropped, as a pool drops its queue.
