@@ -36,8 +36,9 @@ setuptools.setup(
         # Offline data for the demos and tests (scikit-learn's bundled digits), plots.
         "demos": ["scikit-learn", "matplotlib"],
         # jax: the tests run our Keras code on the JAX backend too (in subprocesses).
+        # ray: the Ray executor's tests run on a local Ray.
         "test": ["scikit-learn", "matplotlib", "pytest", "pytest-timeout", "nas-bench-graph",
-                 "tensorboard", "selenium", "jax"],
+                 "tensorboard", "selenium", "jax", "ray"],
         # TensorBoard HParams export (`search(tensorboard_dir=...)`, `symbolic-automl
         # tensorboard`); written without TensorFlow, read by TensorBoard.
         "tensorboard": ["tensorboard"],
@@ -46,6 +47,8 @@ setuptools.setup(
         "benchmarks": ["optuna", "nas-bench-graph", "scikit-learn", "matplotlib"],
         # The JAX backend (KERAS_BACKEND=jax): weight-sharing steps, GPU throughput.
         "jax": ["jax"],
+        # The Ray executor (`symbolic_automl.executors.Ray`): trials as Ray tasks.
+        "ray": ["ray"],
     },
     entry_points={
         "console_scripts": ["symbolic-automl=symbolic_automl.cli:run_main"],

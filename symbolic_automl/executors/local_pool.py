@@ -197,9 +197,12 @@ class LocalPool(base.Executor):
                 continue
             evaluator, job, on_report = self._queue.popleft()
             try:
-                if worker is None or worker.evaluator is not evaluator or not worker.alive():
+                if worker is None or not worker.alive():
                     self._retire(slot)
                     worker = self._start(slot, evaluator)
+                elif worker.evaluator is not evaluator:  # Swapped without a new process.
+                    worker.connection.send(("evaluator", self._pickle(evaluator)))
+                    worker.evaluator = evaluator
                 worker.start_job(job, on_report)
             except Exception as e:  # pylint: disable=broad-except
                 # A model that cannot be pickled fails its own trial, not the pool.
@@ -321,11 +324,14 @@ class _Worker:
 def worker_main(connection, environment: Dict[str, str], pickled_evaluator: bytes) -> None:
     """A worker process: evaluates the trials sent down `connection` until told to stop."""
     os.environ.update(environment)  # Before the evaluator's modules import TF or JAX.
-    try:
-        evaluator, startup_error = pickle.loads(pickled_evaluator), None
-    except Exception as e:  # pylint: disable=broad-except
-        evaluator, startup_error = None, remote.encode_error(e, "a worker process, loading the "
-                                                              "evaluator")
+
+    def load(pickled):
+        try:
+            return pickle.loads(pickled), None
+        except Exception as e:  # pylint: disable=broad-except
+            return None, remote.encode_error(e, "a worker process, loading the evaluator")
+
+    evaluator, load_error = load(pickled_evaluator)
 
     def send_report(step, metrics):
         connection.send(("report", step, metrics))
@@ -338,8 +344,11 @@ def worker_main(connection, environment: Dict[str, str], pickled_evaluator: byte
             return
         if message is None:
             return
-        if startup_error is not None:
-            connection.send(("error", startup_error))
+        if message[0] == "evaluator":
+            evaluator, load_error = load(message[1])
+            continue
+        if load_error is not None:
+            connection.send(("error", load_error))
             continue
         connection.send(remote.run_trial(evaluator, message[1], send_report))
 

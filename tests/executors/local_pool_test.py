@@ -150,6 +150,13 @@ def test_workers_are_recycled_every_trials_per_worker():
     assert len(set(pids)) == 3
 
 
+def test_a_new_evaluator_reaches_the_running_worker():
+    with executors.LocalPool(workers=1) as pool:
+        timed, = _run(pool, evaluators.timed, [{"seconds": 0}])
+        curve, = _run(pool, evaluators.curve, [{"x": 3, "steps": 1}])
+    assert curve.metrics == {"reward": 3, "pid": timed.metrics["pid"]}
+
+
 def test_what_cannot_travel_is_named():
     pool = executors.LocalPool(workers=1)
     with pytest.raises(TypeError, match="evaluator function cannot be sent to worker processes"):

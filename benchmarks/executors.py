@@ -1,0 +1,172 @@
+"""Executors: parallel trials per hour, per-trial overhead, and memory over many trials.
+
+Prints, in one run, side by side:
+
+1. throughput: trials per hour of small CPU-bound Keras trials (a CNN on
+   digits) with `LocalPool(workers=1)` and `LocalPool(workers=2)`, one
+   TensorFlow thread per worker, and in process (TensorFlow on every core),
+   as ratios to one worker;
+2. overhead: wall time per trial of a no-op evaluator, `capacity` jobs in
+   flight, for `InProcess`, `LocalPool(workers=2)` and `Ray` on a local Ray
+   with 2 CPUs, as ratios to LocalPool;
+3. memory: RSS of the evaluating process after 10 and after N trials through
+   `sa.search` with the default executor (in process) and with
+   `WorkerProcess(trials_per_worker=25)` (the worker's RSS, and the search
+   process's own).
+
+    nice -n 10 python benchmarks/executors.py --parts=throughput,overhead   # ~3 min on 2 cores
+    nice -n 10 python benchmarks/executors.py --parts=memory --memory_trials=200
+
+Targets (DESIGN.md): 2 workers on 2 cores >= 1.8x the trials per hour of one;
+RSS after 200 trials within 10% of after 10.
+"""
+
+import os
+import time
+
+from absl import app
+from absl import flags
+import numpy as np
+import pyglove as pg
+
+import symbolic_automl as sa
+from symbolic_automl import data
+from symbolic_automl import executors
+from symbolic_automl import keras
+
+import keras_evaluator  # pylint: disable=g-bad-import-order  (benchmarks/, beside this file)
+
+_PARTS = flags.DEFINE_list("parts", ["throughput", "overhead", "memory"], "What to measure.")
+_TRIALS = flags.DEFINE_integer("throughput_trials", 16, "Timed Keras trials per executor.")
+_EPOCHS = flags.DEFINE_integer("throughput_epochs", 2, "Epochs per throughput trial.")
+_NOOP_TRIALS = flags.DEFINE_integer("noop_trials", 200, "No-op trials per executor (overhead).")
+_MEMORY_TRIALS = flags.DEFINE_integer("memory_trials", 200, "Trials per search (memory).")
+
+
+def cnn_space():
+    return keras.Sequential([
+        keras.Input(shape=(8, 8, 1)),
+        keras.layers.Conv2D(pg.oneof([16, 24, 32]), 3, padding="same", activation="relu"),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(10, activation="softmax")])
+
+
+def noop(model, context):
+    del model, context
+    return {"reward": 0.0}
+
+
+def run_jobs(executor, evaluator, models):
+    """Runs every model, keeping `capacity` in flight; returns (seconds, outcomes)."""
+    start = time.perf_counter()
+    outcomes, queue = [], list(enumerate(models, 1))
+    while queue or executor.in_flight:
+        while queue and executor.in_flight < executor.capacity:
+            trial_id, model = queue.pop(0)
+            executor.submit(evaluator, executors.Job(trial_id, model), lambda *_: False)
+        outcomes += executor.wait()
+    failed = [o for o in outcomes if o.error is not None]
+    if failed:
+        raise RuntimeError(f"{len(failed)} trials failed, e.g. {failed[0].error!r}")
+    return time.perf_counter() - start, outcomes
+
+
+def throughput():
+    (x, y), validation = data.load("digits")
+    evaluator = sa.KerasEvaluator(x, y, validation_data=validation,
+                                  training=sa.Training(epochs=_EPOCHS.value, batch_size=32))
+    dnas = [pg.DNA(i % 3) for i in range(_TRIALS.value)]
+    models = [pg.materialize(cnn_space(), dna) for dna in dnas]
+    rows = []
+    for name, make in (
+            ("LocalPool(workers=1), 1 thread", lambda: executors.LocalPool(
+                workers=1, threads_per_worker=1, trials_per_worker=1000)),
+            ("LocalPool(workers=2), 1 thread each", lambda: executors.LocalPool(
+                workers=2, threads_per_worker=1, trials_per_worker=1000)),
+            ("InProcess (TF on every core)", executors.InProcess)):
+        with make() as executor:
+            run_jobs(executor, evaluator, models[:2 * executor.capacity])  # Start + first compile.
+            seconds, _ = run_jobs(executor, evaluator, models)
+        rows.append((name, seconds))
+    base = rows[0][1]
+    print(f"\n(1) Throughput: {len(models)} trials of a small CNN on digits, {_EPOCHS.value} "
+          f"epochs each, after a warm-up; {len(os.sched_getaffinity(0))} CPUs")
+    print(f"{'executor':<40}{'seconds':>9}{'trials/hour':>13}{'vs 1 worker':>13}")
+    for name, seconds in rows:
+        print(f"{name:<40}{seconds:>9.1f}{3600 * len(models) / seconds:>13.0f}"
+              f"{base / seconds:>12.2f}x")
+    print("target: 2 workers >= 1.80x one worker")
+
+
+def overhead():
+    import ray  # pylint: disable=g-import-not-at-top
+
+    start = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ray_start = time.perf_counter() - start
+    n = _NOOP_TRIALS.value
+    rows = []
+    for name, make in (("InProcess", executors.InProcess),
+                       ("LocalPool(workers=2)", lambda: executors.LocalPool(
+                           workers=2, trials_per_worker=1000)),
+                       ("Ray (local, 2 CPUs)", lambda: executors.Ray(trials_per_worker=1000))):
+        with make() as executor:
+            run_jobs(executor, noop, [{}] * (4 * executor.capacity))  # Workers started.
+            seconds, _ = run_jobs(executor, noop, [{}] * n)
+        rows.append((name, seconds / n * 1e3))
+    ray.shutdown()
+    pool = rows[1][1]
+    print(f"\n(2) Per-trial overhead: {n} no-op trials, capacity in flight "
+          f"(Ray's start, not counted: {ray_start:.1f} s)")
+    print(f"{'executor':<40}{'ms/trial':>10}{'vs LocalPool':>14}")
+    for name, ms in rows:
+        print(f"{name:<40}{ms:>10.2f}{ms / pool:>13.2f}x")
+
+
+def memory():
+    (x, y), validation = data.load("digits")
+    n = _MEMORY_TRIALS.value
+    evaluator = keras_evaluator.MeasuredEvaluator(sa.KerasEvaluator(
+        x[:512], y[:512], validation_data=validation, training=sa.Training(epochs=1)))
+    dnas = [pg.DNA([i % 3, (i // 3) % 2]) for i in range(n)]
+    rows = []
+    for name, executor in (("default (InProcess)", None),
+                           ("WorkerProcess(25): the worker", executors.WorkerProcess(25))):
+        search_rss = {}
+
+        class SearchRSS(sa.callbacks.Callback):
+            def on_trial_end(self, trial):
+                search_rss[trial.id] = keras_evaluator.rss_mib()
+
+        start = time.perf_counter()
+        result = sa.search(keras_evaluator.space(), algorithm=keras_evaluator.Replay(dnas=dnas),
+                           evaluator=evaluator, max_trials=n, objective="val_accuracy",
+                           executor=executor, progress=False, callbacks=[SearchRSS()])
+        seconds = time.perf_counter() - start
+        worker = {t.id: t.metrics["rss_mib"] for t in result.trials}
+        rows.append((name, worker[10], worker[n], max(worker.values()), seconds))
+        if executor is not None:
+            rows.append(("WorkerProcess(25): the search", search_rss[10], search_rss[n],
+                         max(search_rss.values()), seconds))
+    print(f"\n(3) Memory: {n} trials of a tiny MLP on digits through sa.search, 1 epoch each")
+    print(f"{'process':<34}{'RSS@10 MiB':>11}{f'RSS@{n} MiB':>12}{'max MiB':>9}{'growth':>9}"
+          f"{'seconds':>9}")
+    for name, at_10, at_n, peak, seconds in rows:
+        print(f"{name:<34}{at_10:>11.0f}{at_n:>12.0f}{peak:>9.0f}{at_n / at_10 - 1:>+9.1%}"
+              f"{seconds:>9.1f}")
+    print("target: RSS after 200 within 10% of after 10")
+
+
+def main(argv):
+    del argv
+    np.random.seed(0)
+    print(f"load average at start: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    for part in _PARTS.value:
+        {"throughput": throughput, "overhead": overhead, "memory": memory}[part]()
+    print(f"load average at end: {', '.join(f'{v:.2f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    app.run(main)
