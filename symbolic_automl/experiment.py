@@ -88,9 +88,12 @@ def search(space: Any,
       max_rejections: stop once this many trials have been rejected in all
         (default: 10 x max_trials), so a too-strict check cannot loop forever.
       keep_models: how many best trained `.keras` models to keep on disk.
-      executor: where evaluations run: `executors.InProcess()` (default) or
-        `executors.WorkerProcess(trials_per_worker=...)`, which keeps memory flat
-        over long searches.
+      executor: where evaluations run: `executors.InProcess()` (default);
+        `executors.WorkerProcess(trials_per_worker=...)`, one recycled child
+        process, which keeps memory flat over long searches;
+        `executors.LocalPool(workers=N, gpus_per_trial=...)`, N such processes
+        at once, each seeing only its GPU(s); `executors.Ray(address=...)`, Ray
+        tasks on a cluster (`pip install "symbolic_automl[ray]"`).
       progress: show a progress bar.
       callbacks: observers of the search (`symbolic_automl.callbacks.Callback`),
         told when it begins, on each intermediate report, as each trial ends,
