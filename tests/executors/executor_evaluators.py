@@ -1,11 +1,17 @@
-"""Evaluators the executor tests run in workers (importable there: conftest puts this
-folder on the path of worker processes and of Ray workers)."""
+"""Evaluators the executor tests run in workers, and the tests' shared helpers.
+
+Importable in workers: conftest puts this folder on the path of worker
+processes and of Ray workers.
+"""
 
 import json
 import os
 import time
 
+import pyglove as pg
+
 import symbolic_automl as sa
+from symbolic_automl import executors
 
 
 class Rejection(sa.RejectedError):
@@ -62,3 +68,30 @@ def counted(model, context):
 
 def noop(model, context):
     return {"reward": 0.0}
+
+
+class StopAtTwo(pg.tuning.EarlyStoppingPolicy):
+    """Stops every trial at its second report."""
+
+    def should_stop_early(self, trial):
+        return trial.measurements[-1].step >= 2
+
+
+def search_curve(executor, root_dir, xs=(0, 1, 2, 3, 4)):
+    """A search over `curve` through `executor`: one trial per x, in order, stopped at step 2."""
+    return sa.search(pg.Dict(x=pg.oneof(list(xs))), algorithm=pg.geno.Sweeping(),
+                     evaluator=curve, max_trials=len(xs), root_dir=root_dir,
+                     early_stopping=StopAtTwo(), executor=executor,
+                     max_consecutive_failures=10, progress=False)
+
+
+def run_jobs(executor, evaluator, models, timeout=120):
+    """Submits one job per model (ids from 1) and waits for all; outcomes by id."""
+    for i, model in enumerate(models, 1):
+        executor.submit(evaluator, executors.Job(i, model), lambda *_: False)
+    outcomes = []
+    deadline = time.time() + timeout
+    while executor.in_flight:
+        assert time.time() < deadline, "jobs still running"
+        outcomes += executor.wait(timeout=5)
+    return sorted(outcomes, key=lambda o: o.trial_id)

@@ -9,7 +9,6 @@ import os
 import signal
 import time
 
-import pyglove as pg
 import pytest
 
 import symbolic_automl as sa
@@ -110,19 +109,19 @@ def test_each_worker_process_sees_only_its_gpus():
     names = ["CUDA_VISIBLE_DEVICES", "TF_FORCE_GPU_ALLOW_GROWTH", "XLA_PYTHON_CLIENT_PREALLOCATE"]
     before = {n: os.environ.get(n) for n in names}
     with executors.LocalPool(workers=2, gpus_per_trial=1, gpus=["7", "9"]) as pool:
-        outcomes = _run(pool, evaluators.timed, [{"seconds": 0.5, "env": names}] * 4)
+        outcomes = evaluators.run_jobs(pool, evaluators.timed, [{"seconds": 0.5, "env": names}] * 4)
     seen = {o.metrics["pid"]: o.metrics["env"]["CUDA_VISIBLE_DEVICES"] for o in outcomes}
     assert sorted(seen.values()) == ["7", "9"], seen  # Two workers, one GPU each.
     assert all(o.metrics["env"]["TF_FORCE_GPU_ALLOW_GROWTH"] is None for o in outcomes)
     assert {n: os.environ.get(n) for n in names} == before  # This process is left as it was.
     with executors.LocalPool(workers=1, gpus_per_trial=0.5, gpus=["4"]) as pool:
-        outcome, = _run(pool, evaluators.timed, [{"seconds": 0, "env": names}])
+        outcome, = evaluators.run_jobs(pool, evaluators.timed, [{"seconds": 0, "env": names}])
     assert outcome.metrics["env"] == {"CUDA_VISIBLE_DEVICES": "4", **GROWTH}
 
 
 def test_a_dead_worker_fails_its_trial_only_and_is_replaced(tmp_path):
     with executors.LocalPool(workers=2, trials_per_worker=50) as pool:
-        outcomes = _run(pool, evaluators.curve, [{"x": 2}, {"x": 3}, {"x": 4}, {"x": 5}])
+        outcomes = evaluators.run_jobs(pool, evaluators.curve, [{"x": 2}, {"x": 3}, {"x": 4}, {"x": 5}])
         by_id = {o.trial_id: o for o in outcomes}
         assert type(by_id[1].error) is executors.WorkerLostError
         assert str(by_id[1].error).startswith(
@@ -138,13 +137,13 @@ def test_a_dead_worker_fails_its_trial_only_and_is_replaced(tmp_path):
         outcome, = pool.wait(timeout=30)
         assert outcome.trial_id == 7 and "trial 7 died (killed by SIGKILL)" in str(outcome.error)
         assert pool.in_flight == 0
-        assert [o.metrics["reward"] for o in _run(pool, evaluators.curve, [{"x": 6}] * 2)] == [
+        assert [o.metrics["reward"] for o in evaluators.run_jobs(pool, evaluators.curve, [{"x": 6}] * 2)] == [
             18, 18]
 
 
 def test_workers_are_recycled_every_trials_per_worker():
     with executors.LocalPool(workers=1, trials_per_worker=2) as pool:
-        outcomes = _run(pool, evaluators.timed, [{"seconds": 0}] * 5)
+        outcomes = evaluators.run_jobs(pool, evaluators.timed, [{"seconds": 0}] * 5)
     pids = [o.metrics["pid"] for o in outcomes]
     assert pids[0] == pids[1] != pids[2] == pids[3] != pids[4], pids
     assert len(set(pids)) == 3
@@ -152,8 +151,8 @@ def test_workers_are_recycled_every_trials_per_worker():
 
 def test_a_new_evaluator_reaches_the_running_worker():
     with executors.LocalPool(workers=1) as pool:
-        timed, = _run(pool, evaluators.timed, [{"seconds": 0}])
-        curve, = _run(pool, evaluators.curve, [{"x": 3, "steps": 1}])
+        timed, = evaluators.run_jobs(pool, evaluators.timed, [{"seconds": 0}])
+        curve, = evaluators.run_jobs(pool, evaluators.curve, [{"x": 3, "steps": 1}])
     assert curve.metrics == {"reward": 3, "pid": timed.metrics["pid"]}
 
 
@@ -173,17 +172,8 @@ def test_what_cannot_travel_is_named():
     assert by_id[2].metrics == {"reward": 0.0}
 
 
-class StopAtTwo(pg.tuning.EarlyStoppingPolicy):
-    def should_stop_early(self, trial):
-        return trial.measurements[-1].step >= 2
-
-
 def test_search_records_pool_trials_like_in_process(tmp_path):
-    space = pg.Dict(x=pg.oneof([0, 1, 2, 3, 4]))
-    result = sa.search(space, algorithm=pg.geno.Sweeping(), evaluator=evaluators.curve,
-                       max_trials=5, root_dir=str(tmp_path / "run"), early_stopping=StopAtTwo(),
-                       executor=executors.LocalPool(workers=2), max_consecutive_failures=10,
-                       progress=False)
+    result = evaluators.search_curve(executors.LocalPool(workers=2), str(tmp_path / "run"))
     assert [t.status for t in result.trials] == [
         "infeasible", "failed", "failed", "stopped", "stopped"]
     assert result.trials[1].error.startswith("ValueError: broken trial")
@@ -195,14 +185,3 @@ def test_search_records_pool_trials_like_in_process(tmp_path):
     assert [(t.status, t.reward) for t in store.trials()] == [
         (t.status, t.reward) for t in result.trials]
     store.close()
-
-
-def _run(pool, evaluator, models):
-    for i, model in enumerate(models, 1):
-        pool.submit(evaluator, executors.Job(i, model), lambda *_: False)
-    outcomes = []
-    deadline = time.time() + 120
-    while pool.in_flight:
-        assert time.time() < deadline
-        outcomes += pool.wait(timeout=5)
-    return sorted(outcomes, key=lambda o: o.trial_id)

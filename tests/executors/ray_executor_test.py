@@ -7,7 +7,6 @@ skipped when Ray is not installed.
 
 import json
 
-import pyglove as pg
 import pytest
 
 import symbolic_automl as sa
@@ -20,20 +19,11 @@ def _attempts(log):
     return [json.loads(line)["pid"] for line in log.read_text().splitlines()]
 
 
-def _run(executor, evaluator, models):
-    for i, model in enumerate(models, 1):
-        executor.submit(evaluator, executors.Job(i, model), lambda *_: False)
-    outcomes = []
-    while executor.in_flight:
-        outcomes += executor.wait(timeout=120)
-    return sorted(outcomes, key=lambda o: o.trial_id)
-
-
 def test_a_killed_worker_is_retried_a_raised_error_is_not(ray_session, tmp_path):
     del ray_session
     die, raised, ok = tmp_path / "die.log", tmp_path / "raise.log", tmp_path / "ok.log"
     with executors.Ray(max_retries=2) as executor:
-        lost, error, fine = _run(executor, evaluators.counted, [
+        lost, error, fine = evaluators.run_jobs(executor, evaluators.counted, [
             {"log": str(die), "how": "die"}, {"log": str(raised), "how": "raise"},
             {"log": str(ok), "how": "ok"}])
     # Started 1 + max_retries times, each time in a new worker (the last one died too).
@@ -50,18 +40,9 @@ def test_a_killed_worker_is_retried_a_raised_error_is_not(ray_session, tmp_path)
     assert len(_attempts(ok)) == 1 and fine.metrics == {"reward": 1.0} and fine.error is None
 
 
-class StopAtTwo(pg.tuning.EarlyStoppingPolicy):
-    def should_stop_early(self, trial):
-        return trial.measurements[-1].step >= 2
-
-
 def test_search_on_ray_records_reports_stops_and_failures(ray_session, tmp_path):
     del ray_session
-    space = pg.Dict(x=pg.oneof([0, 1, 2, 3, 4]))
-    result = sa.search(space, algorithm=pg.geno.Sweeping(), evaluator=evaluators.curve,
-                       max_trials=5, root_dir=str(tmp_path / "run"), early_stopping=StopAtTwo(),
-                       executor=executors.Ray(max_retries=0), max_consecutive_failures=10,
-                       progress=False)
+    result = evaluators.search_curve(executors.Ray(max_retries=0), str(tmp_path / "run"))
     assert [t.status for t in result.trials] == [
         "infeasible", "failed", "failed", "stopped", "stopped"]
     assert result.trials[0].error == "x=0 is not a model"
