@@ -134,10 +134,10 @@ class Heartbeat:
         if self._on_stop is not None:
             self._on_stop()
 
-    def stop(self) -> None:
-        """Ends the thread (after its current beat) and waits for it."""
+    def stop(self, wait: bool = True) -> None:
+        """Ends the thread (after its current beat); with `wait`, waits for it."""
         self._stopped.set()
-        if self._thread is not threading.current_thread():
+        if wait and self._thread is not threading.current_thread():
             self._thread.join()
 
 

@@ -29,6 +29,7 @@ import json
 import os
 import sqlite3
 import time
+import weakref
 from typing import Any, Dict, List, Optional, Tuple
 
 from symbolic_automl import errors
@@ -43,15 +44,17 @@ SCHEMA_VERSION = 2
 FILENAME = "trials.sqlite"
 
 # Running trials (leases), rejected ones (the budget) and the finish sequence are
-# found without scanning every trial. The partial indexes stay small: a trial
-# enters the running one when added and leaves it when finished.
-# (Literal conditions: SQLite uses a partial index only for the very same text.)
-_IS_RUNNING = f"status = '{trial_lib.RUNNING}'"
+# found without scanning every trial. A trial has no `finished_seq` until it is
+# finished, so the finish-sequence index also finds the running ones: one index
+# written per trial, not two (each costs a page per commit). The rejected index
+# is partial: written only on a rejection. (A partial index serves only queries
+# with the very same condition text, hence the constant.)
+_IS_RUNNING = f"finished_seq IS NULL AND status = '{trial_lib.RUNNING}'"
 _IS_REJECTED = f"status = '{trial_lib.REJECTED}'"
 # The rows of one store's study (a parameter: None is the main search).
 _IN_STUDY = "study IS ?"
+_NEXT_SEQ = "(SELECT COALESCE(MAX(finished_seq), 0) + 1 FROM trials)"
 _INDEXES = f"""
-CREATE INDEX IF NOT EXISTS trials_running ON trials (id) WHERE {_IS_RUNNING};
 CREATE INDEX IF NOT EXISTS trials_rejected ON trials (id) WHERE {_IS_REJECTED};
 CREATE INDEX IF NOT EXISTS trials_by_finished_seq ON trials (finished_seq);
 CREATE INDEX IF NOT EXISTS trials_by_study ON trials (study, id);
@@ -262,8 +265,9 @@ class TrialStore:
             trial_id = self._execute("SELECT COALESCE(MAX(id), 0) + 1 FROM trials").fetchone()[0]
             self._execute(
                 "INSERT INTO trials (id, dna, status, model, created, started, attempts, "
-                "decisions, owner, lease_until, study, parent_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "decisions, owner, lease_until, study, parent_id, finished_seq) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+                f"{'NULL' if running else _NEXT_SEQ})",
                 (trial_id, trial_lib.trial_dna_json(trial), trial.status, trial.model_json,
                  trial.created, trial.started, trial.attempts,
                  None if trial.decisions is None else json.dumps(trial.decisions),
@@ -398,7 +402,7 @@ class TrialStore:
             cursor = self._execute(
                 "UPDATE trials SET status=?, model=?, metrics=?, reward=?, error=?, finished=?, "
                 "lease_until=NULL, "
-                "finished_seq=(SELECT COALESCE(MAX(finished_seq), 0) + 1 FROM trials) "
+                f"finished_seq={_NEXT_SEQ} "
                 "WHERE id=? AND status=? AND owner=?",
                 (trial.status, trial.model_json, json.dumps(_jsonable_metrics(trial.metrics)),
                  json.dumps(trial.reward), trial.error, trial.finished, trial.id,
@@ -429,11 +433,7 @@ class TrialStore:
         for a store whose heartbeat is not running.
         """
         with self._transaction():
-            return self._renew(self._db)
-
-    def _renew(self, db) -> int:
-        return write(db, self.path, "UPDATE trials SET lease_until=? WHERE owner=? AND "
-                     f"{_IS_RUNNING}", (self._lease_end(), self.worker)).rowcount
+            return _renew_leases(self._db, self.path, self.worker, self.lease_seconds)
 
     def _lease_end(self) -> float:
         return time.time() + self.lease_seconds
@@ -442,9 +442,12 @@ class TrialStore:
         if self._heartbeat is not None or self.path is None:
             return  # In memory, no other process can see (or take) the trials.
         db = leases.connect(self.path, self._busy_seconds)
-        self._heartbeat = leases.Heartbeat(lambda: self._renew(db),
-                                           interval=self.lease_seconds / 4,
-                                           on_stop=db.close)
+        path, worker, seconds = self.path, self.worker, self.lease_seconds
+        # The thread holds no reference to the store: a store dropped without
+        # `close` is collected, and its heartbeat ends with it.
+        self._heartbeat = leases.Heartbeat(lambda: _renew_leases(db, path, worker, seconds),
+                                           interval=seconds / 4, on_stop=db.close)
+        weakref.finalize(self, self._heartbeat.stop, wait=False)
 
     # Reading.
 
@@ -465,11 +468,17 @@ class TrialStore:
         `snapshot`), then pass each returned cursor back: each trial finished
         by another worker is returned once, in the order they finished.
         """
-        with self._snapshot():
-            trials = self._trials_where(
-                "finished_seq > ? AND (owner IS NULL OR owner != ?)", (cursor, self.worker),
-                order="finished_seq")  # This study's only (`_trials_where`).
-            return trials, self._cursor()
+        # One indexed look when nothing finished since; the cursor also moves
+        # past this worker's own finishes (and other studies'), so each call
+        # reads only what is new.
+        latest = self._cursor()
+        if latest <= cursor:
+            return [], cursor
+        # Finished rows never change again: bounded by `latest`, this is exact.
+        trials = self._trials_where(  # This study's only (`_trials_where`).
+            "finished_seq > ? AND finished_seq <= ? AND (owner IS NULL OR owner != ?)",
+            (cursor, latest, self.worker), order="finished_seq")
+        return trials, latest
 
     def snapshot(self) -> Tuple[List[trial_lib.Trial], int]:
         """Every trial and the `finished_since` cursor of that same moment."""
@@ -481,13 +490,12 @@ class TrialStore:
 
     def budget_used(self) -> int:
         """Trials that count towards a budget: all but rejected ones, running included."""
-        with self._snapshot():
-            return self._budget_used()
+        return self._budget_used()
 
     def _budget_used(self) -> int:
-        total = len(self)
-        return total - self._rows(f"SELECT COUNT(*) FROM trials WHERE {_IS_REJECTED} AND "
-                                  f"{_IN_STUDY}", (self.study,))[0][0]
+        return self._rows(f"SELECT (SELECT COUNT(*) FROM trials WHERE {_IN_STUDY}) - "
+                          f"(SELECT COUNT(*) FROM trials WHERE {_IS_REJECTED} AND {_IN_STUDY})",
+                          (self.study, self.study))[0][0]
 
     def counts(self) -> Dict[str, int]:
         """Trials per status, over every worker."""
@@ -581,6 +589,12 @@ def read_rows(db: sqlite3.Connection, path: Optional[str], sql: str, params=()) 
             f"(SQLite said: {e}); was it written by another version or program?") from e
 
 
+def _renew_leases(db: sqlite3.Connection, path: Optional[str], worker: str,
+                  lease_seconds: float) -> int:
+    return write(db, path, f"UPDATE trials SET lease_until=? WHERE owner=? AND {_IS_RUNNING}",
+                 (time.time() + lease_seconds, worker)).rowcount
+
+
 def write(db: sqlite3.Connection, path: Optional[str], sql: str, params=()) -> sqlite3.Cursor:
     """A write; SQLite's errors (a changed schema, a busy store) become `StoreError`s."""
     try:
@@ -663,6 +677,11 @@ def add_missing_columns(db: sqlite3.Connection) -> None:
                          ("finished_seq", "INTEGER"), ("study", "TEXT"), ("parent_id", "INTEGER")):
         if column not in columns:
             db.execute(f"ALTER TABLE trials ADD COLUMN {column} {kind}")
+    if "finished_seq" not in columns:
+        # Trials finished before the sequence existed take the first numbers (in id
+        # order), so that a missing number means running.
+        db.execute(f"UPDATE trials SET finished_seq=id WHERE status != '{trial_lib.RUNNING}'")
+    db.execute("DROP INDEX IF EXISTS trials_running")  # Written by an earlier version 2.
     for statement in _INDEXES.split(";"):
         if statement.strip():
             db.execute(statement)
