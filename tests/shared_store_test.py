@@ -1,5 +1,6 @@
 """Several workers on one `TrialStore`: leases, claims, the finish feed, the budget."""
 
+import gc
 import os
 import sqlite3
 import subprocess
@@ -201,3 +202,19 @@ def test_lease_length_comes_from_the_environment_and_is_checked(path, monkeypatc
         sa.TrialStore(path)
     with pytest.raises(ValueError, match="lease_seconds must be .* got 0"):
         sa.TrialStore(path, lease_seconds=0)
+
+
+def test_a_store_dropped_without_close_stops_its_heartbeat(path):
+    def beating():
+        return [t for t in threading.enumerate() if t.name == "symbolic_automl-heartbeat"]
+
+    before = len(beating())
+    store = sa.TrialStore(path, lease_seconds=0.2)
+    store.add(_trial())
+    assert len(beating()) == before + 1
+    del store
+    gc.collect()
+    deadline = time.time() + 5
+    while len(beating()) > before and time.time() < deadline:
+        time.sleep(0.01)
+    assert len(beating()) == before
