@@ -53,6 +53,10 @@ _IS_RUNNING = f"finished_seq IS NULL AND status = '{trial_lib.RUNNING}'"
 _IS_REJECTED = f"status = '{trial_lib.REJECTED}'"
 # The rows of one store's study (a parameter: None is the main search).
 _IN_STUDY = "study IS ?"
+# The same, where a sharper index serves the query (the running trials, the
+# latest finishes, the rejected ones): the unary + keeps SQLite from choosing
+# the study index, which for the main search is every trial.
+_ALSO_IN_STUDY = "+study IS ?"
 _NEXT_SEQ = "(SELECT COALESCE(MAX(finished_seq), 0) + 1 FROM trials)"
 _INDEXES = f"""
 CREATE INDEX IF NOT EXISTS trials_rejected ON trials (id) WHERE {_IS_REJECTED};
@@ -218,7 +222,8 @@ class TrialStore:
             if release:
                 with self._transaction():
                     self._execute("UPDATE trials SET lease_until=0 WHERE owner=? AND "
-                                  f"{_IS_RUNNING} AND {_IN_STUDY}", (self.worker, self.study))
+                                  f"{_IS_RUNNING} AND {_ALSO_IN_STUDY}",
+                                  (self.worker, self.study))
         except (errors.StoreError, sqlite3.ProgrammingError):
             pass  # Already closed, or the file is gone: nothing left to hand back.
         finally:
@@ -318,7 +323,8 @@ class TrialStore:
         return trials
 
     def _running_of_others(self):
-        return (f"SELECT id, owner, lease_until FROM trials WHERE {_IS_RUNNING} AND {_IN_STUDY} "
+        return (f"SELECT id, owner, lease_until FROM trials WHERE {_IS_RUNNING} AND "
+                f"{_ALSO_IN_STUDY} "
                 "AND (owner IS NULL OR owner != ?) ORDER BY id", (self.study, self.worker))
 
     def _claimable(self, rows, now: Optional[float] = None) -> List[Tuple[int, Optional[str]]]:
@@ -493,9 +499,20 @@ class TrialStore:
         return self._budget_used()
 
     def _budget_used(self) -> int:
-        return self._rows(f"SELECT (SELECT COUNT(*) FROM trials WHERE {_IN_STUDY}) - "
-                          f"(SELECT COUNT(*) FROM trials WHERE {_IS_REJECTED} AND {_IN_STUDY})",
-                          (self.study, self.study))[0][0]
+        return self._rows(f"SELECT {self._count_sql()} - (SELECT COUNT(*) FROM trials "
+                          f"WHERE {_IS_REJECTED} AND {_ALSO_IN_STUDY})",
+                          self._count_params() + (self.study,))[0][0]
+
+    def _count_sql(self) -> str:
+        """This study's number of trials, as an SQL expression (`_count_params`)."""
+        if self.study is None:
+            # COUNT(*) of a whole table reads no rows; the other studies are few.
+            return ("((SELECT COUNT(*) FROM trials) - "
+                    "(SELECT COUNT(*) FROM trials WHERE study IS NOT NULL))")
+        return "(SELECT COUNT(*) FROM trials WHERE study = ?)"
+
+    def _count_params(self) -> tuple:
+        return () if self.study is None else (self.study,)
 
     def counts(self) -> Dict[str, int]:
         """Trials per status, over every worker."""
@@ -507,14 +524,15 @@ class TrialStore:
     def owners(self) -> Dict[int, Tuple[Optional[str], Optional[float]]]:
         """Running trial id -> (worker id, lease expiry as a Unix time)."""
         rows = self._rows(f"SELECT id, owner, lease_until FROM trials WHERE {_IS_RUNNING} "
-                          f"AND {_IN_STUDY} ORDER BY id", (self.study,))
+                          f"AND {_ALSO_IN_STUDY} ORDER BY id", (self.study,))
         for trial_id, owner, lease_until in rows:
             _check_lease_row(self.path, trial_id, owner, lease_until)
         return {trial_id: (owner, lease_until) for trial_id, owner, lease_until in rows}
 
     def _trials_where(self, where: str = "", params=(), order: str = "id"):
         """This study's trials matching `where`."""
-        condition = f" WHERE {_IN_STUDY}" + (f" AND ({where})" if where else "")
+        condition = (f" WHERE {_ALSO_IN_STUDY} AND ({where})" if where
+                     else f" WHERE {_IN_STUDY}")
         params = (self.study,) + tuple(params)
         rows = self._rows(
             "SELECT id, dna, status, model, metrics, reward, error, created, started, "
@@ -544,7 +562,7 @@ class TrialStore:
         return _Snapshot(self._db, self.path)
 
     def __len__(self):
-        return self._rows(f"SELECT COUNT(*) FROM trials WHERE {_IN_STUDY}", (self.study,))[0][0]
+        return self._rows(f"SELECT {self._count_sql()}", self._count_params())[0][0]
 
     def _rows(self, sql: str, params=()) -> List[tuple]:
         return read_rows(self._db, self.path, sql, params)

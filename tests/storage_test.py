@@ -212,3 +212,15 @@ def test_a_writer_waits_for_another_process_instead_of_failing(tmp_path):
         impatient.add(_trial(0, [1]))
     holder.execute("ROLLBACK")
     assert [t.id for t in impatient.trials()] == [1]
+
+
+def test_lengths_and_budgets_count_only_the_stores_own_study(tmp_path):
+    path = str(tmp_path / "trials.sqlite")
+    main, inner = sa.TrialStore(path), sa.TrialStore(path, study="trial/1", parent_id=1)
+    assert main.add(_trial(0, [0])) == 1
+    inner_trials = [_trial(0, [i]) for i in range(3)]
+    assert [inner.add(t) for t in inner_trials] == [2, 3, 4]  # Ids unique across the file.
+    _finish(inner, inner_trials[0], status="rejected", reward=None)
+    assert (len(main), main.budget_used(), len(inner), inner.budget_used()) == (1, 1, 3, 2)
+    assert main.add(_trial(0, [1]), budget=2) == 5 and main.add(_trial(0, [2]), budget=2) is None
+    assert inner.add(_trial(0, [3]), budget=3) == 6 and inner.add(_trial(0, [4]), budget=3) is None
