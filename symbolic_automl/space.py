@@ -147,6 +147,12 @@ class Space:
                     f"Assignment {assignment!r:.200} does not fit the search space: {e!r}") from e
         return self.materialize(self.genome.to_dna(assignment))
 
+    def materialize_proposal(self, proposal) -> Any:
+        """The model a `proposals.Proposal` selects: from its assignment when it has one."""
+        if proposal.assignment is not None:
+            return self.materialize_assignment(proposal.assignment)
+        return self.materialize(proposal.dna)
+
     def _expanded_numbers(self, numbers: Sequence[Any]) -> Sequence[Any]:
         # One number per decision -> one per place (a shared decision sets several).
         return numbers if self._expand is None else [numbers[g] for g in self._expand]

@@ -1,0 +1,209 @@
+"""`Recorder`: every store write of a search, and the trained models kept beside it.
+
+The loop never touches the store itself: it asks the recorder to open a trial
+for a proposal, restart an interrupted one, add an intermediate report, and
+finish a trial (which also keeps its trained `.keras` model if it is among the
+`keep_models` best). Each write is committed before the loop moves on.
+
+Example::
+
+    recorder = Recorder(root_dir, space, objectives, keep_models=3)
+    trial = recorder.open(proposal)           # a running trial, committed
+    trial.metrics, trial.status = {...}, "completed"
+    recorder.finish(trial, artifact_dir=None)
+"""
+
+import os
+import shutil
+import time
+import traceback
+from typing import Any, Callable, List, Optional
+
+from absl import logging
+import pyglove as pg
+
+from symbolic_automl import errors
+from symbolic_automl import export
+from symbolic_automl import objectives as objectives_lib
+from symbolic_automl import reporting
+from symbolic_automl import space as space_lib
+from symbolic_automl import storage
+from symbolic_automl import trial as trial_lib
+
+
+def check_or_record_space(store: storage.TrialStore, space: space_lib.Space,
+                          objectives: objectives_lib.Objectives) -> None:
+    """Records what a new store searches; refuses to resume a store that searched otherwise.
+
+    Raises:
+      StoreError: the store holds a search over another space or objective.
+    """
+    fingerprint = space.fingerprint()
+    recorded = store.get_meta("space_fingerprint")
+    if recorded is None:
+        store.set_meta("space_fingerprint", fingerprint)
+        store.set_meta("space", space.to_json_str())
+        store.set_meta("objectives", objectives.names)
+        store.set_meta("directions", objectives.directions)
+        store.set_meta("created", time.time())
+    elif recorded != fingerprint:
+        raise errors.StoreError(
+            f"{store.path} holds a search over a different search space "
+            f"(fingerprint {recorded}, this space's is {fingerprint}). Resuming it with "
+            "another space would mix incomparable trials: use a new root_dir.")
+    else:
+        recorded_objectives = store.get_meta("objectives")
+        if recorded_objectives != objectives.names:
+            raise errors.StoreError(
+                f"{store.path} was searched for objective {recorded_objectives}, "
+                f"not {objectives.names}: use a new root_dir.")
+
+
+class Recorder:
+    """The trial store of one search, and its kept trained models.
+
+    Args:
+      root_dir: where the store (`trials.sqlite`) and models go; None: in memory.
+      space: the `Space` searched (to record decisions and models).
+      objectives: what the search scores (ranks the kept models).
+      keep_models: how many best trained `.keras` models to keep.
+      study, parent_id: which search of the store this is (see `search`).
+
+    Attributes:
+      trials: every trial of the store, in id order, kept equal to it.
+    """
+
+    def __init__(self, root_dir: Optional[str], space: space_lib.Space,
+                 objectives: objectives_lib.Objectives, keep_models: int = 3,
+                 study: Optional[str] = None, parent_id: Optional[int] = None):
+        self.root_dir = root_dir
+        self.space = space
+        self.objectives = objectives
+        self.keep_models = keep_models
+        self.store = storage.TrialStore.in_dir(root_dir, study=study, parent_id=parent_id)
+        try:
+            check_or_record_space(self.store, space, objectives)
+            self.trials: List[trial_lib.Trial] = self.store.trials()
+        except BaseException:
+            self.store.close()
+            raise
+        self._next_id = max((t.id for t in self.trials), default=0) + 1
+
+    def close(self) -> None:
+        self.store.close()
+
+    def result(self) -> trial_lib.Result:
+        # The in-memory records equal the store's (each was committed as it
+        # changed); re-reading would re-parse every DNA, ~10 ms each.
+        return trial_lib.Result(list(self.trials), self.objectives.names, self.root_dir,
+                                self.space, self.store.get_meta("architecture_history"),
+                                study=self.store.study)
+
+    # Trials.
+
+    def open(self, proposal) -> trial_lib.Trial:
+        """Records a new running trial for `proposal` (its id is `proposal.trial_id`).
+
+        Raises:
+          DNAMismatchError: an assignment that does not fit the space.
+        """
+        now = time.time()
+        trial = trial_lib.Trial(id=proposal.trial_id, dna=None, dna_json=proposal.dna_json(),
+                                build_dna=lambda: proposal.dna, status=trial_lib.RUNNING,
+                                created=now, started=now)
+        trial.decisions = self._decisions(trial, proposal)
+        self.store.add(trial)
+        self.trials.append(trial)
+        self._next_id = max(self._next_id, trial.id + 1)
+        return trial
+
+    def next_id(self) -> int:
+        """The id of the next new trial (ids are never reused)."""
+        return self._next_id
+
+    def restart(self, trial: trial_lib.Trial) -> None:
+        """Marks an interrupted trial as running again, dropping its partial reports."""
+        trial.attempts += 1
+        trial.started = time.time()
+        trial.measurements = []
+        self.store.restart(trial)
+        logging.info("Re-running trial %d, interrupted before.", trial.id)
+
+    def set_model(self, trial: trial_lib.Trial, model: Any) -> None:
+        """Keeps the materialized model's JSON (written with the trial's outcome)."""
+        trial.model_json = model_json(model, self.space, lambda: trial.dna)
+
+    def add_measurement(self, trial: trial_lib.Trial, measurement: trial_lib.Measurement) -> None:
+        trial.measurements.append(measurement)
+        self.store.add_measurement(trial.id, measurement)
+
+    def finish(self, trial: trial_lib.Trial, artifact_dir: Optional[str]) -> None:
+        """Records the trial's outcome, then keeps or drops its trained model."""
+        trial.finished = time.time()
+        self.store.finish(trial)
+        self._keep_trained_model(trial, artifact_dir)
+
+    def _decisions(self, trial: trial_lib.Trial, proposal) -> Optional[dict]:
+        """Decision name -> value, recorded so viewers without the space show values."""
+        try:
+            if proposal.assignment is not None and not self.space.is_define_by_run:
+                # Same as `Space.decisions`, without building the trial's pg.DNA.
+                return reporting.decisions_of_assignment(self.space.genome, proposal.assignment)
+            return self.space.decisions(trial.dna)
+        except Exception:  # pylint: disable=broad-except
+            # Only a view of the trial: a space whose values do not describe
+            # themselves still searches (viewers fall back to the DNA).
+            logging.debug("No readable decisions for trial %d:\n%s", trial.id,
+                          traceback.format_exc(limit=4))
+            return None
+
+    # Experiment-level records.
+
+    def set_architecture_history(self, history: Any) -> None:
+        self.store.set_meta("architecture_history", history)
+
+    # Trained models: the evaluator saves into a trial's artifact directory;
+    # the best `keep_models` move to root_dir/models.
+
+    def artifact_dir(self, trial: trial_lib.Trial, evaluator: Any) -> Optional[str]:
+        """A fresh directory for the trial's files when the evaluator saves models."""
+        if self.root_dir is None or not getattr(evaluator, "saves_models", False):
+            return None
+        directory = os.path.join(self.root_dir, "trials", str(trial.id))
+        os.makedirs(directory, exist_ok=True)
+        return directory
+
+    def _keep_trained_model(self, trial: trial_lib.Trial, artifact_dir: Optional[str]) -> None:
+        if artifact_dir is None:
+            return
+        saved = os.path.join(artifact_dir, "model.keras")
+        if trial.has_reward and os.path.exists(saved):
+            target = export.keras_model_path(self.root_dir, trial.id)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(saved, target)
+            self._prune_models()
+        shutil.rmtree(artifact_dir, ignore_errors=True)
+        try:
+            os.rmdir(os.path.dirname(artifact_dir))  # `trials/`, once empty.
+        except OSError:
+            pass
+
+    def _prune_models(self) -> None:
+        keep = {t.id for t in trial_lib.Result(self.trials, self.objectives.names)
+                .top(self.keep_models)}
+        for t in self.trials:
+            path = export.keras_model_path(self.root_dir, t.id)
+            if t.id not in keep and os.path.exists(path):
+                os.remove(path)
+
+
+def model_json(model: Any, space: space_lib.Space, get_dna: Callable[[], pg.DNA]) -> Optional[str]:
+    """The record of a materialized model: its symbolic JSON, else its decisions."""
+    if isinstance(model, pg.Symbolic):
+        try:
+            return export.dumps(model)
+        except (TypeError, ValueError):  # e.g. `Trainable(model=<a plain keras.Model>)`.
+            pass
+    # Define-by-run models, and symbolic ones holding values with no safe JSON
+    # form, are recorded by their decisions: `export.dumps` never writes a pickle.
+    return export.decisions_json(space.decisions(get_dna()))
