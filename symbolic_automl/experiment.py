@@ -16,8 +16,14 @@ Example::
     print(result.best)
 
 Running the same call again with the same `root_dir` resumes: finished trials
-are kept, the algorithm replays the history (`recover`), an interrupted trial
-runs again under its own id, and new ids continue.
+are kept, the algorithm replays the history (`recover`), every interrupted
+trial runs again under its own id, and new ids continue.
+
+`search` checks its arguments and wires the parts, each in its own module:
+`proposals` (the algorithm behind one `Proposal` type), `loop` (the trial
+loop, N trials in flight), `recording` (every store write, kept models),
+`objectives` (metrics -> reward) and `weight_sharing_run` (supernet search,
+then one ordinary trial).
 """
 
 import sys
@@ -51,6 +57,7 @@ def search(space: Any,
            max_rejections: Optional[int] = None,
            keep_models: int = 3,
            executor: Optional[Any] = None,
+           parallelism: Optional[int] = None,
            progress: bool = True,
            callbacks: Optional[Sequence[Any]] = None,
            tensorboard_dir: Optional[str] = None,
@@ -89,6 +96,10 @@ def search(space: Any,
         `executors.LocalPool(workers=N, gpus_per_trial=...)`, N such processes
         at once, each seeing only its GPU(s); `executors.Ray(address=...)`, Ray
         tasks on a cluster (`pip install "symbolic_automl[ray]"`).
+      parallelism: how many trials to keep in flight on the executor (default:
+        its `capacity`, 1 for `InProcess`). The algorithm proposes the next
+        trials before the earlier ones are fed back; outcomes are recorded and
+        fed back in the order they arrive.
       progress: show a progress bar.
       callbacks: observers of the search (`symbolic_automl.callbacks.Callback`),
         told when it begins, on each intermediate report, as each trial ends,
@@ -138,6 +149,7 @@ def search(space: Any,
         return loop_lib.TrialLoop(
             searched, proposals.proposer_for(dna_generator, searched), trial_evaluator,
             recorder, objectives, executor=trial_executor or executor,
+            parallelism=parallelism if trial_executor is None else None,
             early_stopping=early_stopping, max_consecutive_failures=max_consecutive_failures,
             max_rejections=10 * max_trials if max_rejections is None else max_rejections,
             observers=observers)

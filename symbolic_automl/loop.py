@@ -125,7 +125,7 @@ class TrialLoop:
                         trial, proposal = reruns.popleft()
                         self.recorder.restart(trial)
                     else:
-                        proposal = self.proposer.propose(self.recorder.next_id())
+                        proposal = self.proposer.propose()
                         if proposal is None:
                             logging.info("The algorithm has no more proposals.")
                             proposing = False

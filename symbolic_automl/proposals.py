@@ -16,7 +16,7 @@ Example::
 
     proposer = proposer_for(algorithm, space)     # picks the adapter
     proposer.setup()
-    proposal = proposer.propose(trial_id=1)       # None once the algorithm is done
+    proposal = proposer.propose()                 # None once the algorithm is done
     model = space.materialize_proposal(proposal)
     proposer.feedback(proposal, reward=0.93)
 """
@@ -39,7 +39,8 @@ class Proposal:
     """A candidate: its trial id, its DNA (built lazily), its assignment if any.
 
     Attributes:
-      trial_id: the id of the trial evaluating it.
+      trial_id: the id of the trial evaluating it (None until the store gives
+        one: `Recorder.open`).
       assignment: the `Genome` assignment when the algorithm speaks
         assignments, else None.
       dna: the `pg.DNA`, spec attached (built from the assignment on first use).
@@ -47,7 +48,7 @@ class Proposal:
 
     __slots__ = ("trial_id", "assignment", "_dna", "_genome")
 
-    def __init__(self, trial_id: int, *, dna: Optional[pg.DNA] = None,
+    def __init__(self, trial_id: Optional[int] = None, *, dna: Optional[pg.DNA] = None,
                  assignment: Optional[Assignment] = None, genome=None):
         if (dna is None) == (assignment is None):
             raise ValueError(f"Proposal {trial_id} needs a dna or an assignment, not both "
@@ -102,15 +103,15 @@ class Proposer(abc.ABC):
         self.algorithm.setup(self.space.dna_spec)
         self._tell_infeasible = getattr(self.algorithm, "feedback_infeasible", None)
 
-    def propose(self, trial_id: int) -> Optional[Proposal]:
-        """The next proposal, or None when the algorithm has no more."""
+    def propose(self) -> Optional[Proposal]:
+        """The next proposal (no trial id yet), or None when the algorithm has no more."""
         try:
-            return self._propose(trial_id)
+            return self._propose()
         except StopIteration:
             return None
 
     @abc.abstractmethod
-    def _propose(self, trial_id: int) -> Proposal:
+    def _propose(self) -> Proposal:
         """The algorithm's next proposal; raises StopIteration when it is done."""
 
     @abc.abstractmethod
@@ -152,8 +153,8 @@ class Proposer(abc.ABC):
 class DNAProposer(Proposer):
     """Any `pg.DNAGenerator`: proposals are the `pg.DNA`s it proposes."""
 
-    def _propose(self, trial_id: int) -> Proposal:
-        return Proposal(trial_id, dna=self.space.check_dna(self.algorithm.propose()))
+    def _propose(self) -> Proposal:
+        return Proposal(dna=self.space.check_dna(self.algorithm.propose()))
 
     def proposal_of(self, trial: trial_lib.Trial) -> Proposal:
         return Proposal(trial.id, dna=self.space.check_dna(trial.dna))
@@ -166,9 +167,8 @@ class AssignmentProposer(Proposer):
     and materialized directly, and goes back to the algorithm in feedback.
     """
 
-    def _propose(self, trial_id: int) -> Proposal:
-        return Proposal(trial_id, assignment=self.algorithm.propose_assignment(),
-                        genome=self.space.genome)
+    def _propose(self) -> Proposal:
+        return Proposal(assignment=self.algorithm.propose_assignment(), genome=self.space.genome)
 
     def proposal_of(self, trial: trial_lib.Trial) -> Proposal:
         genome = self.space.genome

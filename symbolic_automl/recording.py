@@ -87,7 +87,6 @@ class Recorder:
         except BaseException:
             self.store.close()
             raise
-        self._next_id = max((t.id for t in self.trials), default=0) + 1
 
     def close(self) -> None:
         self.store.close()
@@ -102,24 +101,20 @@ class Recorder:
     # Trials.
 
     def open(self, proposal) -> trial_lib.Trial:
-        """Records a new running trial for `proposal` (its id is `proposal.trial_id`).
+        """Records a new running trial for `proposal`; the store gives its id.
 
         Raises:
           DNAMismatchError: an assignment that does not fit the space.
         """
         now = time.time()
-        trial = trial_lib.Trial(id=proposal.trial_id, dna=None, dna_json=proposal.dna_json(),
+        trial = trial_lib.Trial(id=None, dna=None, dna_json=proposal.dna_json(),
                                 build_dna=lambda: proposal.dna, status=trial_lib.RUNNING,
                                 created=now, started=now)
         trial.decisions = self._decisions(trial, proposal)
         self.store.add(trial)
+        proposal.trial_id = trial.id
         self.trials.append(trial)
-        self._next_id = max(self._next_id, trial.id + 1)
         return trial
-
-    def next_id(self) -> int:
-        """The id of the next new trial (ids are never reused)."""
-        return self._next_id
 
     def restart(self, trial: trial_lib.Trial) -> None:
         """Marks an interrupted trial as running again, dropping its partial reports."""
