@@ -84,3 +84,27 @@ def residual_space():
         return sk.Model(inputs, sk.layers.Dense(num_classes, activation="softmax")(x))
 
     return build
+
+
+@pytest.fixture(scope="session")
+def dna_only():
+    """`dna_only(algorithm)`: the algorithm seen through its `pg.DNA` methods alone.
+
+    Hides an `Algorithm`'s assignment methods, so that the search loop takes
+    the path of any `pg.DNAGenerator` with the same (deterministic) proposals.
+    """
+    import pyglove as pg  # pylint: disable=g-import-not-at-top
+
+    class DNAOnly(pg.DNAGenerator):
+        inner: pg.typing.Any()
+
+        def _setup(self):
+            self.inner.setup(self.dna_spec)
+
+        def _propose(self):
+            return self.inner.propose()
+
+        def _feedback(self, dna, reward):
+            self.inner.feedback(dna, reward)
+
+    return lambda algorithm: DNAOnly(inner=algorithm)

@@ -218,23 +218,8 @@ def _sum_leaves(model, context):
     return {"reward": total}
 
 
-class _DNAOnly(pg.DNAGenerator):
-    """Hides an Algorithm's assignment methods: the loop must use pg.DNAs."""
-
-    inner: pg.typing.Any()
-
-    def _setup(self):
-        self.inner.setup(self.dna_spec)
-
-    def _propose(self):
-        return self.inner.propose()
-
-    def _feedback(self, dna, reward):
-        self.inner.feedback(dna, reward)
-
-
 @pytest.mark.parametrize("space", [SPACE, CONDITIONAL], ids=["flat", "conditional"])
-def test_assignment_path_records_what_the_dna_path_records(tmp_path, space):
+def test_assignment_path_records_what_the_dna_path_records(tmp_path, space, dna_only):
     from symbolic_automl import algorithms
 
     def run(algorithm, directory):
@@ -242,8 +227,8 @@ def test_assignment_path_records_what_the_dna_path_records(tmp_path, space):
                        algorithm=algorithm)
 
     fast = run(algorithms.Evolution(population_size=6, tournament_size=3, seed=3), "fast")
-    slow = run(_DNAOnly(inner=algorithms.Evolution(population_size=6, tournament_size=3,
-                                                   seed=3)), "slow")
+    slow = run(dna_only(algorithms.Evolution(population_size=6, tournament_size=3, seed=3)),
+               "slow")
     assert [t.dna for t in fast.trials] == [t.dna for t in slow.trials]
     assert [t.reward for t in fast.trials] == [t.reward for t in slow.trials]
     assert [t.model_json for t in fast.trials] == [t.model_json for t in slow.trials]

@@ -121,24 +121,13 @@ def _ours():
     return algorithms.regularized_evolution(population_size=4, tournament_size=2, seed=1)
 
 
-class _DNAOnly(pg.DNAGenerator):
-    """Our evolution seen through pg.DNAs only (PyGlove's own evolution is not
-    reproducible within one process, even seeded): the loop's DNA path."""
-
-    inner: pg.typing.Any()
-
-    def _setup(self):
-        self.inner.setup(self.dna_spec)
-
-    def _propose(self):
-        return self.inner.propose()
-
-    def _feedback(self, dna, reward):
-        self.inner.feedback(dna, reward)
-
-
-def _dna_only():
-    return _DNAOnly(inner=_ours())
+@pytest.fixture(params=["assignments", "dna"])
+def make_algorithm(request, dna_only):
+    """Our evolution, speaking assignments or (PyGlove's own evolution is not
+    reproducible within one process, even seeded) seen through pg.DNAs only."""
+    if request.param == "assignments":
+        return _ours
+    return lambda: dna_only(_ours())
 
 
 def test_the_fake_executor_ends_jobs_out_of_order_and_runs_several():
@@ -151,7 +140,6 @@ def test_the_fake_executor_ends_jobs_out_of_order_and_runs_several():
         assert t.reward == t.model.x + t.model.y
 
 
-@pytest.mark.parametrize("make_algorithm", [_ours, _dna_only], ids=["assignments", "dna"])
 def test_one_in_flight_is_the_sequential_search(make_algorithm):
     sequential = _search(executors.InProcess(), make_algorithm(), 20)
     one = _search(Interleaved(capacity=4), make_algorithm(), 20, parallelism=1)
@@ -159,7 +147,6 @@ def test_one_in_flight_is_the_sequential_search(make_algorithm):
         (t.dna, t.reward) for t in sequential.trials]
 
 
-@pytest.mark.parametrize("make_algorithm", [_ours, _dna_only], ids=["assignments", "dna"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_n_in_flight_gives_what_the_algorithm_gives_for_that_feedback_order(
         make_algorithm, seed):
