@@ -125,6 +125,8 @@ class InnerSearch:
         outer_id = context.trial_id
         space = self._for(self.space, outer)
         evaluator = self._for(self.evaluator, outer)
+        if isinstance(evaluator, InnerSearch) and evaluator.root_dir is None:
+            evaluator = evaluator.bind(self.root_dir)  # Three levels: one store still.
         max_trials = self._for(self.max_trials, outer)
         algorithm = self._for(self.algorithm, outer)
         values: List[Dict[str, Any]] = []

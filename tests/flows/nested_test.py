@@ -255,3 +255,20 @@ def test_a_store_without_study_columns_gets_them(tmp_path):
         with sqlite3.connect(path) as db:
             db.execute("UPDATE trials SET parent_id='x' WHERE id=2")
         storage.TrialStore(path, study=flows.study_name(1)).trials()
+
+
+def test_three_levels_share_one_store(tmp_path):
+    innermost = _inner(max_trials=2)
+    middle = flows.InnerSearch(pg.Dict(budget=pg.oneof([2, 3])), sa.grid(), innermost,
+                               max_trials=2)
+    result = flows.nested(pg.Dict(level=pg.oneof([0])), sa.grid(), middle, max_trials=1,
+                          root_dir=str(tmp_path), progress=False)
+    top = result.trials[0]
+    second = result.inner(top)
+    assert [t.parent_id for t in second.trials] == [top.id, top.id]
+    for trial in second.trials:
+        third = second.inner(trial)
+        assert len(third.trials) == 2 and all(t.parent_id == trial.id for t in third.trials)
+        assert trial.reward == third.best.reward
+    assert top.reward == second.best.reward
+    assert len(_rows(str(tmp_path))) == 1 + 2 + 4
