@@ -3,6 +3,9 @@
 The PDE backbone's layer (CircularConv1D, width 64, kernel 17, batch 20) and its
 XD warm starts ('fixed' FFTs and 'butterfly' K-matrices), forward + backward in
 one compiled TensorFlow step; prints CPU ms per step and ratios to the conv.
+The butterfly layer is timed with each K-matrix block applied both ways (dense:
+materialized, one GEMM; two-stage: two batched block matmuls), and as the
+layer runs by default (dense up to `butterfly.DENSE_MAX_SIZE`).
 
     python benchmarks/xd_layer.py --lengths 256 512 1024 --xla
 """
@@ -47,19 +50,28 @@ def main():
 
     from symbolic_automl.spaces import xd  # pylint: disable=g-import-not-at-top
 
-    print(f"width={args.width} batch={args.batch} kernel=17 xla={args.xla} (CPU ms/step)")
-    print("| n | conv | XD fixed | XD butterfly | fixed / conv | butterfly / conv |")
-    print("|---|---|---|---|---|---|")
+    from symbolic_automl.spaces.xd import butterfly  # pylint: disable=g-import-not-at-top
+
+    default_dense_max = butterfly.DENSE_MAX_SIZE
+    print(f"width={args.width} batch={args.batch} kernel=17 xla={args.xla} (CPU ms/step; "
+          f"default: dense up to n = {default_dense_max})")
+    print("| n | conv | XD fixed | XD butterfly dense | XD butterfly two-stage | "
+          "fixed / conv | dense / conv | two-stage / conv | default / conv |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for n in args.lengths:
         x = tf.random.normal((args.batch, n, args.width))
         conv = xd.CircularConv1D(args.width, 17, use_bias=False)
-        times = [step_seconds(conv, x, args.xla, args.repeats)]
-        for arch in ("fixed", "butterfly"):
-            times.append(step_seconds(xd.XD.from_conv(conv, arch=arch), x, args.xla,
+        times = [step_seconds(conv, x, args.xla, args.repeats),
+                 step_seconds(xd.XD.from_conv(conv, arch="fixed"), x, args.xla, args.repeats)]
+        for dense_max in (1 << 30, 0):
+            butterfly.DENSE_MAX_SIZE = dense_max
+            times.append(step_seconds(xd.XD.from_conv(conv, arch="butterfly"), x, args.xla,
                                       args.repeats))
+        butterfly.DENSE_MAX_SIZE = default_dense_max
+        default = times[2] if n <= default_dense_max else times[3]
         base = times[0]
-        print(f"| {n} | {times[0] * 1e3:.1f} | {times[1] * 1e3:.1f} | {times[2] * 1e3:.1f} | "
-              f"{times[1] / base:.2f} | {times[2] / base:.2f} |", flush=True)
+        cells = [f"{t * 1e3:.1f}" for t in times] + [f"{t / base:.2f}" for t in times[1:]]
+        print(f"| {n} | " + " | ".join(cells) + f" | {default / base:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,15 @@ back to time. XD-operations use these three, so no permutation is ever applied:
 Complex values travel as (real, imag) pairs of real tensors: Keras variables and
 both backends' gradients stay real.
 
+How it runs (`apply_leading`): never factor by factor (log n passes of small
+ops). With n = n2 * n1, a block's factors of stride < n1 form n2 dense n1 x n1
+blocks and the rest n1 dense n2 x n2 matrices; since a butterfly has one path
+from each input to each output, every entry is a product of one twiddle entry
+per factor, gathered at once. Small K-matrices (n <= DENSE_MAX_SIZE) are then
+materialized as the outer product of the two and applied as one GEMM; larger
+ones as the two batched matmuls, O(n (n1 + n2)) per column, on the transformed
+axis leading so that the columns are contiguous.
+
 Example::
 
     tw = dft_twiddle(8, inverse=False)                   # (1, 3, 4, 2, 2, 2)
@@ -24,6 +33,7 @@ Example::
     # re + 1j * im == np.fft.fft(x)[bit_reversal(8)]
 """
 
+import functools
 import math
 from typing import Optional, Tuple
 
@@ -31,8 +41,9 @@ from keras import ops
 import numpy as np
 
 
-# Up to this size a K-matrix is materialized and applied as one dense matmul.
-DENSE_MAX_SIZE = 512
+# Up to this size a K-matrix block is materialized and applied as one dense matmul
+# (measured with benchmarks/xd_layer.py: above it the two stages are faster).
+DENSE_MAX_SIZE = 128
 
 
 def log2_exact(n: int) -> int:
@@ -116,126 +127,169 @@ def butterfly_multiply(re, im: Optional[object], twiddle, axis: int,
     Returns:
       (re, im) of the result, same shape as the input.
     """
-    shape = tuple(re.shape)
-    axis = axis % len(shape)
-    n = shape[axis]
+    axis = axis % len(re.shape)
+    if axis:
+        re = ops.moveaxis(re, axis, 0)
+        im = None if im is None else ops.moveaxis(im, axis, 0)
+    re, im = apply_leading(re, im, twiddle, increasing, real_output)
+    if axis:
+        re = ops.moveaxis(re, 0, axis)
+        im = None if im is None else ops.moveaxis(im, 0, axis)
+    return re, im
+
+
+def apply_leading(re, im: Optional[object], twiddle, increasing: bool,
+                  real_output: bool = False) -> Tuple[object, object]:
+    """The K-matrix applied along axis 0 of (re, im): `Y[i, ...] = sum_j K[i, j] X[j, ...]`.
+
+    Axis 0 leading and the rest flattened into columns makes every step a plain
+    (batched) matmul on contiguous memory, with no transposes of the data but
+    the one per two-stage block below. Up to `DENSE_MAX_SIZE` each block is
+    materialized (an O(n^2) outer product of its two stage matrices) and applied
+    as one GEMM; above, as its two stages (O(n (n1 + n2)) per column).
+    """
+    n = re.shape[0]
     levels = log2_exact(n)
     depth = twiddle.shape[0]
     if tuple(twiddle.shape) != (depth, levels, n // 2, 2, 2, 2):
         raise ValueError(f"Twiddle of shape {tuple(twiddle.shape)} does not fit size {n}; "
                          f"expected ({depth}, {levels}, {n // 2}, 2, 2, 2).")
-    last = len(shape) - 1
-    if axis != last:
-        re = ops.moveaxis(re, axis, -1)
-        im = None if im is None else ops.moveaxis(im, axis, -1)
-    moved_shape = [-1 if d is None else d for d in re.shape]
-    x_re = ops.reshape(re, (-1, n))
-    x_im = None if im is None else ops.reshape(im, (-1, n))
-    if n <= DENSE_MAX_SIZE:
-        # Materialize the K-matrix (its stages run on the n x n identity) and apply
-        # it as one matmul: big GEMMs beat small batched ones up to moderate n.
-        m_re, m_im = _apply_blocks(ops.convert_to_tensor(np.eye(n, dtype="float32")), None,
-                                   twiddle, n, levels, depth, increasing)
-        if x_im is None:
-            x_re, x_im = ops.matmul(x_re, m_re), ops.matmul(x_re, m_im)
-        elif real_output:
-            x_re, x_im = ops.matmul(x_re, m_re) - ops.matmul(x_im, m_im), None
-        else:
-            x_re, x_im = (ops.matmul(x_re, m_re) - ops.matmul(x_im, m_im),
-                          ops.matmul(x_re, m_im) + ops.matmul(x_im, m_re))
-    else:
-        x_re, x_im = _apply_blocks(x_re, x_im, twiddle, n, levels, depth, increasing)
-    x_re = ops.reshape(x_re, moved_shape)
-    if axis != last:
-        x_re = ops.moveaxis(x_re, -1, axis)
-    if real_output:
-        return x_re, None
-    x_im = ops.reshape(x_im, moved_shape)
-    if axis != last:
-        x_im = ops.moveaxis(x_im, -1, axis)
-    return x_re, x_im
-
-
-def _apply_blocks(x_re, x_im, twiddle, n, levels, depth, increasing):
-    """The K-matrix on rows of (re, im) of shape (rows, n): each block in two stages."""
+    shape = [-1 if d is None else d for d in re.shape]
+    re = ops.reshape(re, (n, -1))
+    im = None if im is None else ops.reshape(im, (n, -1))
     tw_re, tw_im = twiddle[..., 0], twiddle[..., 1]
+    dense = n <= DENSE_MAX_SIZE
     for block in range(depth):
         up = block_increasing(increasing, block)
-        for within in ((True, False) if up else (False, True)):
-            x_re, x_im = _stage(x_re, x_im, tw_re[block], tw_im[block], n, levels, within, up)
-    return x_re, x_im
+        stages = [_stage_matrices(tw_re[block], tw_im[block], n, levels, within, up)
+                  for within in ((True, False) if up else (False, True))]
+        last_block = block == depth - 1
+        if dense:
+            matrix = _dense_block(stages, up, n)
+            re, im = complex_matmul(matrix, (re, im), real_output and last_block)
+            continue
+        for i, (within, matrix) in enumerate(zip((up, not up), stages)):
+            real = real_output and last_block and i == 1
+            re, im = _apply_stage(matrix, re, im, n, levels, within, real)
+    re = ops.reshape(re, shape)
+    return re, None if im is None else ops.reshape(im, shape)
 
 
-def _stage(x_re, x_im, tw_re, tw_im, n, levels, within, up):
-    """The factors of one block with strides < n1 (`within`) or >= n1, as matmuls.
+def complex_matmul(a, b, real_output: bool = False):
+    """`a @ b` for complex (re, im) pairs (either im may be None), by separate real
+    matmuls: no operand or result is concatenated or sliced (a copy of the
+    largest tensors, which costs more than the matmuls save).
+
+    real_output: only the real part is computed (im comes back None).
+    """
+    (a_re, a_im), (b_re, b_im) = a, b
+    if a_im is None and b_im is None:
+        return ops.matmul(a_re, b_re), None
+    if b_im is None or a_im is None:
+        imag = ops.matmul(a_im, b_re) if b_im is None else ops.matmul(a_re, b_im)
+        return ops.matmul(a_re, b_re), None if real_output else imag
+    re = ops.matmul(a_re, b_re) - ops.matmul(a_im, b_im)
+    if real_output:
+        return re, None
+    return re, ops.matmul(a_re, b_im) + ops.matmul(a_im, b_re)
+
+
+def _split(levels):
+    n1 = 1 << (levels // 2)
+    return n1, (1 << levels) // n1
+
+
+def _stage_matrices(tw_re, tw_im, n, levels, within, up):
+    """The matrices of one block's factors of stride < n1 (`within`) or >= n1.
 
     With n = n2 * n1 (n1 = 2^(levels // 2)) and index i = a * n1 + b, factors of
     stride < n1 mix only within each contiguous block a: together a
-    block-diagonal matrix W[a] (n1 x n1); factors of stride >= n1 mix only
-    across blocks at fixed b: a matrix A[b] (n2 x n2). Each is materialized by
-    running its factors on tiled identities (n1 or n2 rows, cheap) and applied
-    as a batched matmul: O(n (n1 + n2)) per row instead of log n passes of small
-    elementwise ops.
+    block-diagonal matrix, W[a, out, in] (n2 blocks of n1 x n1); factors of
+    stride >= n1 mix only across blocks at fixed b: A[b, out, in] (n1 matrices
+    of n2 x n2). A butterfly has exactly one path from each input to each
+    output it reaches, so every entry is the product of one twiddle entry per
+    factor: one gather (indices from `_path_index`) and a product over the
+    factors, a few ops whatever n is. Returns (re, im).
     """
+    index = _path_index(n, within, up)
+    if not index.shape[0]:  # n = 2 has no factor of stride < n1 = 1: the identity.
+        ones = np.ones(index.shape[1:], "float32")
+        return ops.convert_to_tensor(ones), ops.convert_to_tensor(0 * ones)
+    index = ops.convert_to_tensor(index)
+    entries_re = ops.take(ops.reshape(tw_re, (-1,)), index)
+    entries_im = ops.take(ops.reshape(tw_im, (-1,)), index)
+    re, im = entries_re[0], entries_im[0]
+    for step in range(1, index.shape[0]):
+        e_re, e_im = entries_re[step], entries_im[step]
+        re, im = re * e_re - im * e_im, re * e_im + im * e_re
+    return re, im
+
+
+@functools.lru_cache(maxsize=None)
+def _path_index(n: int, within: bool, up: bool) -> np.ndarray:
+    """Flat indices into a block's (log n, n/2, 2, 2) twiddle along every path of a stage.
+
+    Shape (factors, *matrix): within (n2, n1, n1) = [a, out b, in b], across
+    (n1, n2, n2) = [b, out a, in a]. Factor `k` (log stride s, applied k-th)
+    maps bit s of the position from the input's to the output's value; the
+    position it sees has the output's bits for the factors already applied
+    and the input's for the rest.
+    """
+    levels = log2_exact(n)
+    n1, n2 = _split(levels)
     split = levels // 2
-    n1 = 1 << split
-    n2 = n // n1
     log_strides = list(range(split)) if within else list(range(split, levels))
-    if not log_strides:
-        return x_re, x_im
     if not up:
         log_strides.reverse()
     if within:
-        probe = np.tile(np.eye(n1, dtype="float32"), (1, n2))      # [r, a*n1 + b] = (r == b)
+        a, o, b = np.meshgrid(np.arange(n2), np.arange(n1), np.arange(n1), indexing="ij")
+        position_in, position_out = a * n1 + b, a * n1 + o
     else:
-        probe = np.repeat(np.eye(n2, dtype="float32"), n1, axis=1)  # [r, a*n1 + b] = (r == a)
-    m_re, m_im = ops.convert_to_tensor(probe[:, :, None]), None
+        b, c, a = np.meshgrid(np.arange(n1), np.arange(n2), np.arange(n2), indexing="ij")
+        position_in, position_out = a * n1 + b, c * n1 + b
+    index, done = [], 0
     for log_stride in log_strides:
-        step = log_stride if up else levels - 1 - log_stride
-        m_re, m_im = _factor(m_re, m_im, tw_re[step], tw_im[step], n, 1 << log_stride, 1)
-    rows = probe.shape[0]
-    if within:
-        # W[a, out, in]: the response at a*n1 + out to the one-hot at a*n1 + in.
-        def matrix(m):
-            return ops.transpose(ops.reshape(m, (rows, n2, n1)), (1, 2, 0))
-        equation = "rab,aob->rao"
-    else:
-        # A[b, out, in]: the response at out*n1 + b to the one-hot at in*n1 + b.
-        def matrix(m):
-            return ops.transpose(ops.reshape(m, (rows, n2, n1)), (2, 1, 0))
-        equation = "rab,bca->rcb"
-    w_re, w_im = matrix(m_re), matrix(m_im)
-    x_re = ops.reshape(x_re, (-1, n2, n1))
-
-    def product(x, w):
-        return ops.reshape(ops.einsum(equation, x, w), (-1, n))
-
-    if x_im is None:
-        return product(x_re, w_re), product(x_re, w_im)
-    x_im = ops.reshape(x_im, (-1, n2, n1))
-    return (product(x_re, w_re) - product(x_im, w_im),
-            product(x_re, w_im) + product(x_im, w_re))
+        stride = 1 << log_stride
+        seen = (position_out & done) | (position_in & ~done)
+        j = (seen >> log_stride) & 1
+        i = (position_out >> log_stride) & 1
+        pair = (seen >> (log_stride + 1)) * stride + (seen & (stride - 1))
+        level = log_stride if up else levels - 1 - log_stride
+        index.append(((level * (n // 2) + pair) * 2 + i) * 2 + j)
+        done |= stride
+    if not index:
+        return np.zeros((0,) + position_in.shape, np.int32)
+    return np.stack(index).astype(np.int32)
 
 
-def _factor(x_re, x_im, t_re, t_im, n, stride, after):
-    """One butterfly factor: out[g, i, t] = sum_j T[g, t, i, j] x[g, j, t].
+def _dense_block(stages, up, n):
+    """The (n, n) matrix [out, in] of one block from its two stage matrices.
 
-    Broadcast products summed over j: a dozen ops per factor whatever n is.
+    Entry [(c, o), (a, b)] is a single product: increasing blocks run W then
+    A, so it is A[o, c, a] W[a, o, b]; decreasing blocks run A then W, so it is
+    A[b, c, a] W[c, o, b].
     """
-    groups = n // (2 * stride)
-
-    def entries(t):
-        # (n/2, 2, 2) = (groups, stride, i, j) -> (1, groups, i, j, stride, 1).
-        t = ops.reshape(t, (groups, stride, 2, 2))
-        return ops.expand_dims(ops.transpose(t, (0, 2, 3, 1)), (0, 5))
-
-    t_re, t_im = entries(t_re), entries(t_im)
-    a_re = ops.reshape(x_re, (-1, groups, 1, 2, stride, after))
-    if x_im is None:
-        out_re = ops.sum(t_re * a_re, axis=3)
-        out_im = ops.sum(t_im * a_re, axis=3)
+    if up:
+        (w_re, w_im), (a_re, a_im) = stages
+        w = [ops.expand_dims(ops.transpose(t, (1, 0, 2)), 0) for t in (w_re, w_im)]  # [1,o,a,b]
+        a = [ops.expand_dims(ops.transpose(t, (1, 0, 2)), 3) for t in (a_re, a_im)]  # [c,o,a,1]
     else:
-        a_im = ops.reshape(x_im, (-1, groups, 1, 2, stride, after))
-        out_re = ops.sum(t_re * a_re - t_im * a_im, axis=3)
-        out_im = ops.sum(t_re * a_im + t_im * a_re, axis=3)
-    return ops.reshape(out_re, (-1, n, after)), ops.reshape(out_im, (-1, n, after))
+        (a_re, a_im), (w_re, w_im) = stages
+        w = [ops.expand_dims(t, 2) for t in (w_re, w_im)]                              # [c,o,1,b]
+        a = [ops.expand_dims(ops.transpose(t, (1, 2, 0)), 1) for t in (a_re, a_im)]  # [c,1,a,b]
+    re = w[0] * a[0] - w[1] * a[1]
+    im = w[0] * a[1] + w[1] * a[0]
+    return ops.reshape(re, (n, n)), ops.reshape(im, (n, n))
+
+
+def _apply_stage(matrix, re, im, n, levels, within, real_output):
+    """One stage on (n, columns): W[a] @ X[a] (within) or A[b] @ X[:, b] (across)."""
+    n1, n2 = _split(levels)
+    x = [None if t is None else ops.reshape(t, (n2, n1, -1)) for t in (re, im)]
+    if not within:
+        x = [None if t is None else ops.transpose(t, (1, 0, 2)) for t in x]
+    y_re, y_im = complex_matmul(matrix, x, real_output)
+    if not within:
+        y_re = ops.transpose(y_re, (1, 0, 2))
+        y_im = None if y_im is None else ops.transpose(y_im, (1, 0, 2))
+    return (ops.reshape(y_re, (n, -1)), None if y_im is None else ops.reshape(y_im, (n, -1)))

@@ -163,104 +163,130 @@ class XD(keras.layers.Layer):
         return [v for v in self.weights if not is_arch_variable(v)]
 
     # ------------------------------------------------------------------ forward
+    # Inside `call` tensors are spatial-first, (*spatial, batch, channels): each
+    # transform acts on the leading axis as one matmul over contiguous columns
+    # (`butterfly.apply_leading`) and then cycles that axis behind the other
+    # spatial ones, so after `rank` transforms the order is back (no data moves
+    # for rank 1); the channel mixing is one batched matmul per frequency.
     def call(self, inputs):
         rank = self.rank
         x = ops.cast(inputs, "float32")
-        # Channels first: (batch, c, *spatial); transforms act on axes 2..rank+1.
-        x = ops.transpose(x, (0, rank + 1) + tuple(range(1, rank + 1)))
+        x = ops.transpose(x, tuple(range(1, rank + 1)) + (0, rank + 1))
         if any(plan.wrap != (0, 0) for plan in self.plans):
-            x = periodic_pad(x, [plan.wrap for plan in self.plans], first_axis=2)
-        fill = [(0, plan.size - x.shape[2 + i]) for i, plan in enumerate(self.plans)]
+            x = periodic_pad(x, [plan.wrap for plan in self.plans], first_axis=0)
+        fill = [(0, plan.size - x.shape[i]) for i, plan in enumerate(self.plans)]
         if any(right for _, right in fill):
-            x = ops.pad(x, [(0, 0), (0, 0)] + fill)
-        spectrum = self._forward(x, "M")
-        filters = self._filter_spectrum()
-        mixed = self._mix(spectrum, filters)
+            x = ops.pad(x, fill + [(0, 0), (0, 0)])
+        spectrum = self._forward(x)
+        mixed = self._mix(spectrum, self._filter_spectrum())
         y = self._inverse(mixed)
-        index = (slice(None), slice(None)) + tuple(
-            slice(0, (plan.out - 1) * plan.stride + 1, plan.stride) for plan in self.plans)
+        index = tuple(slice(0, (plan.out - 1) * plan.stride + 1, plan.stride)
+                      for plan in self.plans)
         y = y[index]
-        y = ops.transpose(y, (0,) + tuple(range(2, rank + 2)) + (1,))
+        y = ops.transpose(y, (rank,) + tuple(range(rank)) + (rank + 1,))
         if self.bias is not None:
             y = y + ops.cast(self.bias, y.dtype)
         if self.activation is not None:
             y = self.activation(y)
         return ops.cast(y, self.compute_dtype)
 
+    def _cycle(self, t):
+        """Moves the leading (just transformed) axis behind the other spatial axes."""
+        if t is None or self.rank == 1:
+            return t
+        rank = self.rank
+        return ops.transpose(t, tuple(range(1, rank)) + (0,) + tuple(range(rank, len(t.shape))))
+
     def _filter_spectrum(self):
-        """`L w`, the spectrum of the kernel in its circular filter: (c_in, c_per, *freq).
+        """`L w`, the spectrum of the kernel in its circular filter: (freq, c_in, c_per).
 
         L is linear and the filter is zero off the kernel taps, so only L's columns
-        at the taps matter: per axis, the transform of the tap one-hots, (kernel,
-        freq), contracted with the kernel as a matmul (not a transform of a
-        mostly-zero (c_in, c_out, size) tensor).
+        at the taps matter: per axis, L applied to the tap one-hots, (freq,
+        kernel), times the kernel as a matmul (not a transform of a mostly-zero
+        (size, c_in, c_out) tensor).
         """
-        rank = self.rank
         re, im = ops.cast(self.kernel, "float32"), None
         for axis, plan in enumerate(self.plans):
-            taps = np.eye(plan.size, dtype="float32")[plan.kernel_positions()]
+            taps = np.eye(plan.size, dtype="float32")[:, plan.kernel_positions()]
             if self.arch == "fixed":
-                basis = (np.fft.rfft(taps) if axis == rank - 1 else np.fft.fft(taps))
-                b_re = ops.convert_to_tensor(basis.real.astype("float32"))
-                b_im = ops.convert_to_tensor(basis.imag.astype("float32"))
+                basis = np.fft.fft(taps, axis=0)
+                if axis == self.rank - 1:
+                    basis = basis[:plan.size // 2 + 1]
+                columns = tuple(ops.convert_to_tensor(part.astype("float32"))
+                                for part in (basis.real, basis.imag))
             else:
-                b_re, b_im = butterfly.butterfly_multiply(
-                    ops.convert_to_tensor(taps), None, self.twiddles["L", axis], 1,
+                columns = butterfly.apply_leading(
+                    ops.convert_to_tensor(taps), None, self.twiddles["L", axis],
                     increasing=False)
-            re, im = _contract(re, im, b_re, b_im, axis)
-        order = (rank, rank + 1) + tuple(range(rank))
-        return ops.transpose(re, order), ops.transpose(im, order)
+            rest = tuple(re.shape[1:])
+            flat = [None if t is None else ops.reshape(t, (plan.kernel, -1)) for t in (re, im)]
+            re, im = butterfly.complex_matmul(columns, flat)
+            re, im = (self._cycle(ops.reshape(t, (-1,) + rest)) for t in (re, im))
+        channels = tuple(re.shape[self.rank:])
+        return tuple(ops.reshape(t, (-1,) + channels) for t in (re, im))
 
-    def _forward(self, x, name):
-        """Time -> frequency along the trailing `rank` axes of a real tensor."""
-        first = len(x.shape) - self.rank
+    def _forward(self, x):
+        """Time -> frequency along the leading `rank` axes of a real tensor."""
         if self.arch == "fixed":
-            re, im = ops.rfft(x)
-            for axis in range(first, first + self.rank - 1):
-                re, im = _fft_along(re, im, axis)
-            return re, im
+            return self._fixed_transform(x, inverse=False)
         re, im = x, None
         for axis in range(self.rank):
-            re, im = butterfly.butterfly_multiply(
-                re, im, self.twiddles[name, axis], first + axis, increasing=False)
+            re, im = butterfly.apply_leading(re, im, self.twiddles["M", axis], increasing=False)
+            re, im = self._cycle(re), self._cycle(im)
         return re, im
 
     def _inverse(self, spectrum):
-        """Frequency -> time (real part) along the trailing `rank` axes."""
-        re, im = spectrum
-        first = len(re.shape) - self.rank
+        """Frequency -> time (real part) along the leading `rank` axes."""
         if self.arch == "fixed":
-            for axis in range(first, first + self.rank - 1):
-                re, im = _fft_along(re, im, axis, inverse=True)
-            return ops.irfft((re, im), fft_length=self.plans[-1].size)
+            return self._fixed_transform(spectrum, inverse=True)
+        re, im = spectrum
         for axis in range(self.rank):
-            re, im = butterfly.butterfly_multiply(
-                re, im, self.twiddles["K", axis], first + axis, increasing=True,
+            re, im = butterfly.apply_leading(
+                re, im, self.twiddles["K", axis], increasing=True,
                 real_output=axis == self.rank - 1)
+            re, im = self._cycle(re), self._cycle(im)
         return re
 
+    def _fixed_transform(self, x, inverse):
+        """(i)rfft over the spatial axes (the FFTs act on trailing axes: moved there)."""
+        rank = self.rank
+        to_last = (rank, rank + 1) + tuple(range(rank))
+        back = tuple(range(2, rank + 2)) + (0, 1)
+        if not inverse:
+            x = ops.transpose(x, to_last)
+            first = len(x.shape) - rank
+            re, im = ops.rfft(x)
+            for axis in range(first, first + rank - 1):
+                re, im = _fft_along(re, im, axis)
+            return ops.transpose(re, back), ops.transpose(im, back)
+        re, im = (ops.transpose(t, to_last) for t in x)
+        first = len(re.shape) - rank
+        for axis in range(first, first + rank - 1):
+            re, im = _fft_along(re, im, axis, inverse=True)
+        return ops.transpose(ops.irfft((re, im), fft_length=self.plans[-1].size), back)
+
     def _mix(self, spectrum, filters):
-        """Per-frequency channel mixing of (b, c, *f) by (c, o, *f), complex."""
+        """Per-frequency channel mixing of (*f, b, c) by (f, c, o), complex."""
         (x_re, x_im), (h_re, h_im) = spectrum, filters
-        freq_shape = tuple(x_re.shape[2:])
+        freq_shape = tuple(x_re.shape[:self.rank])
         flat = int(np.prod(freq_shape))
-        x_re, x_im = (ops.reshape(t, (-1, self.in_channels, flat)) for t in (x_re, x_im))
-        per = h_re.shape[1]
-        h_re, h_im = (ops.reshape(t, (self.in_channels, per, flat)) for t in (h_re, h_im))
+        x_re, x_im = (ops.reshape(t, (flat, -1, self.in_channels)) for t in (x_re, x_im))
         if self.depth_multiplier is None:
-            # Frequency-major once, then batched matmuls: (f, b, c) @ (f, c, o).
-            x_re, x_im = (ops.transpose(t, (2, 0, 1)) for t in (x_re, x_im))
-            h_re, h_im = (ops.transpose(t, (2, 0, 1)) for t in (h_re, h_im))
-            y_re = ops.matmul(x_re, h_re) - ops.matmul(x_im, h_im)
-            y_im = ops.matmul(x_re, h_im) + ops.matmul(x_im, h_re)
-            y_re, y_im = (ops.transpose(t, (1, 2, 0)) for t in (y_re, y_im))
+            # H (freq x c x o) is the largest tensor here (c*o per frequency against the
+            # activations' batch*c): it is never copied. X is stacked instead, [x_re; x_im]
+            # over the batch, so two batched matmuls give all four real products.
+            batch = ops.shape(x_re)[1]
+            stacked = ops.concatenate([x_re, x_im], axis=1)
+            p_re, p_im = ops.matmul(stacked, h_re), ops.matmul(stacked, h_im)
+            y_re = p_re[:, :batch] - p_im[:, batch:]
+            y_im = p_im[:, :batch] + p_re[:, batch:]
         else:
             def product(a, b):
-                out = ops.expand_dims(a, 2) * ops.expand_dims(b, 0)
-                return ops.reshape(out, (-1, self.out_channels, flat))
+                out = ops.expand_dims(a, -1) * ops.expand_dims(b, 1)
+                return ops.reshape(out, (flat, -1, self.out_channels))
             y_re = product(x_re, h_re) - product(x_im, h_im)
             y_im = product(x_re, h_im) + product(x_im, h_re)
-        shape = (-1, self.out_channels) + freq_shape
+        shape = freq_shape + (-1, self.out_channels)
         return ops.reshape(y_re, shape), ops.reshape(y_im, shape)
 
     def compute_output_shape(self, input_shape):
@@ -321,22 +347,6 @@ def _constant(value: np.ndarray):
         del shape
         return ops.convert_to_tensor(value, dtype=dtype or "float32")
     return initializer
-
-
-def _contract(re, im, b_re, b_im, axis):
-    """Replaces `axis` (taps) of the complex (re, im) by frequencies: sum_j x[j] b[j, f]."""
-    shape = tuple(re.shape)
-    taps = shape[axis]
-    rest = shape[:axis] + shape[axis + 1:]
-
-    def matmul(x, b):
-        x = ops.reshape(ops.moveaxis(x, axis, -1), (-1, taps))
-        y = ops.reshape(ops.matmul(x, b), rest + (b.shape[-1],))
-        return ops.moveaxis(y, -1, axis)
-
-    if im is None:
-        return matmul(re, b_re), matmul(re, b_im)
-    return (matmul(re, b_re) - matmul(im, b_im), matmul(re, b_im) + matmul(im, b_re))
 
 
 def _fft_along(re, im, axis, inverse=False):

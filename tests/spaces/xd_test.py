@@ -78,6 +78,43 @@ def test_dft_butterflies_match_numpy_fft_in_bit_reversed_order(dense_max, monkey
         butterfly.dft_twiddle(12, False)
 
 
+def _numpy_kmatrix(x, twiddle, increasing):
+    """Reference: the K-matrix factor by factor, out[g, i, t] = sum_j T[g, t, i, j] x[g, j, t]."""
+    twiddle = twiddle[..., 0] + 1j * twiddle[..., 1]
+    depth, levels = twiddle.shape[:2]
+    rows, n = x.shape
+    for block in range(depth):
+        up = butterfly.block_increasing(increasing, block)
+        for k in range(levels):
+            stride = 1 << (k if up else levels - 1 - k)
+            t = twiddle[block, k].reshape(n // (2 * stride), stride, 2, 2)
+            x = np.einsum("gtij,rgjt->rgit", t, x.reshape(rows, -1, 2, stride)).reshape(rows, n)
+    return x
+
+
+@pytest.mark.parametrize("dense_max", [1024, 0])
+def test_random_kmatrices_match_the_factor_by_factor_product(dense_max, monkeypatch):
+    # Learned (random) twiddles, not just the DFT: a mis-ordered stage, a transposed
+    # block or a wrong path index in either path (dense, two-stage) shows here.
+    monkeypatch.setattr(butterfly, "DENSE_MAX_SIZE", dense_max)
+    rng = np.random.RandomState(2)
+    for n, depth in ((2, 1), (8, 2), (32, 1), (64, 2)):
+        for increasing in (True, False):
+            twiddle = rng.randn(depth, int(np.log2(n)), n // 2, 2, 2, 2).astype("float32")
+            x = rng.randn(3, n) + 1j * rng.randn(3, n)
+            expected = _numpy_kmatrix(x, twiddle, increasing)
+            re, im = butterfly.butterfly_multiply(x.real.astype("float32"),
+                                                  x.imag.astype("float32"), twiddle, 1,
+                                                  increasing)
+            np.testing.assert_allclose(_np(re) + 1j * _np(im), expected,
+                                       atol=1e-4 * np.abs(expected).max())
+            real, _ = butterfly.butterfly_multiply(x.real.astype("float32"), None, twiddle, 1,
+                                                   increasing, real_output=True)
+            np.testing.assert_allclose(
+                _np(real), _numpy_kmatrix(x.real, twiddle, increasing).real,
+                atol=1e-4 * np.abs(expected).max())
+
+
 def test_plan_sizes():
     same = geometry.plan_axis(16, 3, padding="same")
     assert (same.size, same.offset, same.out) == (17, 1, 16)
