@@ -8,6 +8,14 @@ reach the early-stopping policy for their own trial, from inside
 `executor.wait`. On resume, every interrupted (`running`) trial runs again
 under its own id before new ones are proposed.
 
+Several processes may run the same search on one store, each as a worker
+(PyGlove's shared-group workers, Optuna's shared storage): the budget counts
+every worker's trials; before each proposal the loop feeds the trials other
+workers finished to its own algorithm, so evolution sees the whole population;
+a trial running in another live worker is never taken, one whose worker died
+is claimed by one worker and runs again; when the rest of the budget is in
+other workers' hands, the loop waits for their trials to end.
+
 Stopping: when the algorithm has no more proposals, when `max_rejections`
 trials were rejected, or when `max_consecutive_failures` trials failed in a
 row, the loop proposes nothing more and lets the trials in flight finish (they
@@ -20,8 +28,8 @@ Example::
     loop.run(max_trials=100)
 """
 
-import collections
 import dataclasses
+import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -98,11 +106,14 @@ class TrialLoop:
         self.proposer.setup()
         if self.early_stopping is not None:
             self.early_stopping.setup(self.space.dna_spec)
-        reruns = collections.deque()
+        # Proposals of trials running when the search began (here before, or in
+        # another worker): to run them again if claimed, or to feed back the
+        # result another worker records.
+        pending: Dict[int, proposals_lib.Proposal] = {}
         if trials:
             recovered = self.proposer.recover(trials)
-            reruns.extend((t, p) for t, p in zip(trials, recovered)
-                          if t.status == trial_lib.RUNNING)
+            pending = {t.id: p for t, p in zip(trials, recovered)
+                       if t.status == trial_lib.RUNNING}
             if self.early_stopping is not None:
                 self.early_stopping.recover([self.objectives.pg_trial(t) for t in trials])
             logging.info("Resumed %d trials from %s.", len(trials), self.recorder.store.path)
@@ -117,23 +128,40 @@ class TrialLoop:
         proposing = True
         try:
             while True:
+                # What other workers finished: fed back before the next proposal.
+                for trial in self._absorb_elsewhere(pending):
+                    if trial.has_reward and (best is None or objectives_lib.first(trial.reward)
+                                             > objectives_lib.first(best.reward)):
+                        best = trial
+                    progress.update(trial, best)
+                    finished += trial.status != trial_lib.REJECTED
                 # Keep `parallelism` trials in flight, none beyond the budget: each
                 # one in flight may still count.
                 while (proposing and len(self._in_flight) < self.parallelism
                        and finished + len(self._in_flight) < max_trials):
-                    if reruns:
-                        trial, proposal = reruns.popleft()
-                        self.recorder.restart(trial)
+                    claimed = self.recorder.claim_interrupted(limit=1)
+                    if claimed:
+                        trial = claimed[0]
+                        proposal = pending.pop(trial.id, None) or self.proposer.proposal_of(trial)
                     else:
+                        if self.recorder.budget_used() >= max_trials:
+                            break  # Other workers' trials in flight hold the rest.
                         proposal = self.proposer.propose()
                         if proposal is None:
                             logging.info("The algorithm has no more proposals.")
                             proposing = False
                             break
-                        trial = self.recorder.open(proposal)
+                        trial = self.recorder.open(proposal, budget=max_trials)
+                        if trial is None:
+                            break  # Another worker took the last of the budget first.
                     self._submit(trial, proposal)
                 if not self._in_flight:
-                    break
+                    if not proposing or finished >= max_trials:
+                        break
+                    # The rest of the budget runs in other workers: wait for their
+                    # trials to finish, or for a dead one's lease to end.
+                    time.sleep(self.recorder.poll_seconds)
+                    continue
                 for trial in self._collect():
                     if trial.has_reward and (best is None or objectives_lib.first(trial.reward)
                                              > objectives_lib.first(best.reward)):
@@ -160,6 +188,19 @@ class TrialLoop:
             progress.close()
         if failures_error is not None:
             raise failures_error
+
+    def _absorb_elsewhere(self, pending: Dict[int, proposals_lib.Proposal]
+                          ) -> List[trial_lib.Trial]:
+        """Feeds the trials other workers finished to the algorithm; returns them."""
+        finished = self.recorder.finished_elsewhere()
+        for trial in finished:
+            # The algorithm's own proposal when it knows the trial (recovered as
+            # running, or taken over from this worker), so it is told once.
+            proposal = pending.pop(trial.id, None)
+            if proposal is None and trial.id in self._in_flight:
+                proposal = self._in_flight[trial.id].proposal
+            self.proposer.tell(proposal or self.proposer.proposal_of(trial), trial)
+        return finished
 
     def _submit(self, trial: trial_lib.Trial, proposal: proposals_lib.Proposal) -> None:
         artifact_dir = self.recorder.artifact_dir(trial, self.evaluator)
@@ -196,7 +237,10 @@ class TrialLoop:
                     f"not in flight (in flight: {sorted(self._in_flight)}).")
             trial = running.trial
             self._conclude(trial, outcome)
-            self.recorder.finish(trial, running.artifact_dir)
+            if not self.recorder.finish(trial, running.artifact_dir):
+                # Another worker took it over (this one's lease ran out): its run
+                # is recorded, and comes back through `_absorb_elsewhere`.
+                continue
             self.proposer.tell(running.proposal, trial)
             if self.observers:
                 callbacks_lib.notify(self.observers, "on_trial_end", trial)
@@ -224,7 +268,8 @@ class TrialLoop:
     def _on_report(self, trial_id: int, measurement: trial_lib.Measurement) -> bool:
         """An intermediate report of a trial in flight; True asks it to stop."""
         trial = self._in_flight[trial_id].trial
-        self.recorder.add_measurement(trial, measurement)
+        if not self.recorder.add_measurement(trial, measurement):
+            return True  # Taken over by another worker: this run's result is dropped.
         if self.observers:
             callbacks_lib.notify(self.observers, "on_measurement", trial, measurement)
         if self.early_stopping is None:

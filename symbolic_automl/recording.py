@@ -1,9 +1,14 @@
 """`Recorder`: every store write of a search, and the trained models kept beside it.
 
 The loop never touches the store itself: it asks the recorder to open a trial
-for a proposal, restart an interrupted one, add an intermediate report, and
+for a proposal, claim an interrupted one, add an intermediate report, and
 finish a trial (which also keeps its trained `.keras` model if it is among the
 `keep_models` best). Each write is committed before the loop moves on.
+
+Other processes may search the same store at once (each one a worker, see
+`storage.TrialStore`): the recorder tells the loop which trials they finished
+(`finished_elsewhere`), keeps `trials` equal to the whole store as it learns of
+them, and reports a trial another worker took over (`finish` returns False).
 
 Example::
 
@@ -13,6 +18,7 @@ Example::
     recorder.finish(trial, artifact_dir=None)
 """
 
+import bisect
 import os
 import shutil
 import time
@@ -70,7 +76,8 @@ class Recorder:
       study, parent_id: which search of the store this is (see `search`).
 
     Attributes:
-      trials: every trial of the store, in id order, kept equal to it.
+      trials: every trial of the store, in id order: all of them when the
+        search began, then this worker's, and other workers' as they finish.
     """
 
     def __init__(self, root_dir: Optional[str], space: space_lib.Space,
@@ -83,7 +90,9 @@ class Recorder:
         self.store = storage.TrialStore.in_dir(root_dir, study=study, parent_id=parent_id)
         try:
             check_or_record_space(self.store, space, objectives)
-            self.trials: List[trial_lib.Trial] = self.store.trials()
+            self.trials: List[trial_lib.Trial]
+            # The cursor of `finished_elsewhere`, at the moment of this snapshot.
+            self.trials, self._cursor = self.store.snapshot()
         except BaseException:
             self.store.close()
             raise
@@ -100,8 +109,16 @@ class Recorder:
 
     # Trials.
 
-    def open(self, proposal) -> trial_lib.Trial:
+    def open(self, proposal, budget: Optional[int] = None) -> Optional[trial_lib.Trial]:
         """Records a new running trial for `proposal`; the store gives its id.
+
+        Args:
+          proposal: what the trial evaluates; its `trial_id` is set.
+          budget: record it only while fewer trials than this count towards
+            the budget, over every worker sharing the store.
+
+        Returns:
+          The trial, or None when other workers used up the budget meanwhile.
 
         Raises:
           DNAMismatchError: an assignment that does not fit the space.
@@ -111,32 +128,80 @@ class Recorder:
                                 build_dna=lambda: proposal.dna, status=trial_lib.RUNNING,
                                 created=now, started=now)
         trial.decisions = self._decisions(trial, proposal)
-        self.store.add(trial)
+        if self.store.add(trial, budget=budget) is None:
+            return None
         proposal.trial_id = trial.id
-        self.trials.append(trial)
+        self._merge(trial)
         return trial
 
-    def restart(self, trial: trial_lib.Trial) -> None:
-        """Marks an interrupted trial as running again, dropping its partial reports."""
-        trial.attempts += 1
-        trial.started = time.time()
-        trial.measurements = []
-        self.store.restart(trial)
-        logging.info("Re-running trial %d, interrupted before.", trial.id)
+    def _merge(self, trial: trial_lib.Trial) -> None:
+        """Puts `trial` in `trials` at its id's place, replacing an older record of it."""
+        i = bisect.bisect_left(self.trials, trial.id, key=lambda t: t.id)
+        if i < len(self.trials) and self.trials[i].id == trial.id:
+            self.trials[i] = trial
+        else:
+            self.trials.insert(i, trial)
+
+    def claim_interrupted(self, limit: int) -> List[trial_lib.Trial]:
+        """Up to `limit` interrupted trials, now this worker's to run again.
+
+        Interrupted: running in a worker that is gone (this search killed
+        before, or another process sharing the store that died) and whose
+        lease ended. Each keeps its id, with `attempts + 1` and no partial reports.
+        """
+        claimed = self.store.claim_expired(limit)
+        for trial in claimed:
+            self._merge(trial)
+            logging.info("Re-running trial %d (attempt %d), interrupted before.",
+                         trial.id, trial.attempts)
+        return claimed
+
+    def finished_elsewhere(self) -> List[trial_lib.Trial]:
+        """Trials other workers finished since the last call (or the start), in finish order."""
+        finished, self._cursor = self.store.finished_since(self._cursor)
+        for trial in finished:
+            self._merge(trial)
+        return finished
+
+    def budget_used(self) -> int:
+        """Trials counting towards the budget (all but rejected), every worker's, running too."""
+        return self.store.budget_used()
+
+    @property
+    def poll_seconds(self) -> float:
+        """How often to look again while only other workers' trials are running."""
+        return min(1.0, self.store.lease_seconds / 4)
 
     def set_model(self, trial: trial_lib.Trial, model: Any) -> None:
         """Keeps the materialized model's JSON (written with the trial's outcome)."""
         trial.model_json = model_json(model, self.space, lambda: trial.dna)
 
-    def add_measurement(self, trial: trial_lib.Trial, measurement: trial_lib.Measurement) -> None:
+    def add_measurement(self, trial: trial_lib.Trial, measurement: trial_lib.Measurement) -> bool:
+        """Records an intermediate report; False when another worker took the trial over."""
         trial.measurements.append(measurement)
-        self.store.add_measurement(trial.id, measurement)
+        try:
+            self.store.add_measurement(trial.id, measurement)
+        except errors.LeaseLostError as e:
+            logging.warning("%s", e)
+            return False
+        return True
 
-    def finish(self, trial: trial_lib.Trial, artifact_dir: Optional[str]) -> None:
-        """Records the trial's outcome, then keeps or drops its trained model."""
+    def finish(self, trial: trial_lib.Trial, artifact_dir: Optional[str]) -> bool:
+        """Records the trial's outcome, then keeps or drops its trained model.
+
+        Returns:
+          False when another worker took the trial over after this worker's
+          lease expired (e.g. this process was suspended): its run is the one
+          recorded, and its files in the trial's directory are left alone.
+        """
         trial.finished = time.time()
-        self.store.finish(trial)
+        try:
+            self.store.finish(trial)
+        except errors.LeaseLostError as e:
+            logging.warning("%s", e)
+            return False
         self._keep_trained_model(trial, artifact_dir)
+        return True
 
     def _decisions(self, trial: trial_lib.Trial, proposal) -> Optional[dict]:
         """Decision name -> value, recorded so viewers without the space show values."""

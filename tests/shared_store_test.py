@@ -2,9 +2,11 @@
 
 import gc
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 
@@ -38,11 +40,11 @@ def path(tmp_path):
 
 
 def test_a_live_lease_outlasts_its_length_and_is_never_taken(path):
-    owner = sa.TrialStore(path, lease_seconds=0.3)
+    owner = sa.TrialStore(path, lease_seconds=1.0)
     trial = _trial()
     owner.add(trial)
-    other = sa.TrialStore(path, lease_seconds=0.3)
-    time.sleep(1.0)  # Over three lease lengths: only the heartbeat keeps it.
+    other = sa.TrialStore(path, lease_seconds=1.0)
+    time.sleep(2.2)  # Over two lease lengths: only the heartbeat keeps it.
     assert other.claim_expired() == []
     with pytest.raises(sa.StoreError, match="trial 1 is running in worker .*refusing to take"):
         other.restart(trial)
@@ -218,3 +220,166 @@ def test_a_store_dropped_without_close_stops_its_heartbeat(path):
     while len(beating()) > before and time.time() < deadline:
         time.sleep(0.01)
     assert len(beating()) == before
+
+
+# Two processes running `sa.search` on one root_dir. Each evaluation appends
+# "trial_id pid" to a log; a worker with $HANG_AT hangs in its HANG_AT-th
+# evaluation (after writing `hanging`), to be killed there.
+SEARCH = textwrap.dedent("""
+    import os, sys, time
+    import pyglove as pg
+    import symbolic_automl as sa
+
+    root_dir, budget, name = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    parallelism = int(os.environ.get("PARALLELISM", "1"))
+    hang_at = int(os.environ.get("HANG_AT", "0"))
+    evaluations = []
+
+    def evaluate(model, context):
+        evaluations.append(context.trial_id)
+        with open(os.path.join(root_dir, "evaluations.log"), "a") as log:
+            log.write(f"{context.trial_id} {os.getpid()}\\n")
+        if len(evaluations) == hang_at:
+            open(os.path.join(root_dir, "hanging"), "w").close()
+            time.sleep(float(os.environ.get("HANG_SECONDS", "600")))
+        time.sleep(0.02)
+        return {"reward": model.a * 10 + model.b}
+
+    open(os.path.join(root_dir, f"ready-{name}"), "w").close()
+    while not os.path.exists(os.path.join(root_dir, "go")):
+        time.sleep(0.01)
+    algorithm = pg.evolution.regularized_evolution(population_size=6, tournament_size=3,
+                                                   seed=len(name))
+    result = sa.search(pg.Dict(a=pg.oneof(list(range(10))), b=pg.floatv(0.0, 1.0)),
+                       algorithm=algorithm, evaluator=evaluate, max_trials=budget,
+                       root_dir=root_dir, progress=False, parallelism=parallelism)
+    # Every trial of every worker reached this worker's algorithm.
+    print("feedbacks", algorithm.num_feedbacks, "trials", len(result.trials))
+""")
+
+
+def _start_workers(tmp_path, budget, hang=None, hang_seconds=600, parallelism=1,
+                   lease_seconds=60):
+    root_dir = tmp_path / "run"
+    root_dir.mkdir()
+    script = tmp_path / "search.py"
+    script.write_text(SEARCH)
+    # A dead worker's trials are claimed at once (its pid is gone), whatever the
+    # lease; only a live but silent one waits for the lease to run out.
+    env = dict(os.environ, **{leases.LEASE_SECONDS_ENV: str(lease_seconds)})
+    workers = {}
+    for name in ("first", "second"):
+        worker_env = (dict(env, HANG_AT=str(hang), HANG_SECONDS=str(hang_seconds),
+                           PARALLELISM=str(parallelism))
+                      if hang and name == "first" else env)
+        workers[name] = subprocess.Popen(
+            [sys.executable, str(script), str(root_dir), str(budget), name], env=worker_env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not all((root_dir / f"ready-{name}").exists() for name in workers):
+        assert time.time() < deadline, "the workers did not start"
+        time.sleep(0.01)
+    (root_dir / "go").touch()  # Both begin searching at the same moment.
+    return root_dir, workers
+
+
+def _evaluations(root_dir):
+    counts = {}
+    pairs = (root_dir / "evaluations.log").read_text().splitlines()
+    for pair in pairs:
+        trial_id, pid = map(int, pair.split())
+        counts.setdefault(trial_id, []).append(pid)
+    return counts
+
+
+def _check_budget_exact(root_dir, budget):
+    trials = sa.TrialStore(str(root_dir / "trials.sqlite")).trials()
+    assert [t.id for t in trials] == list(range(1, budget + 1))  # None lost, none extra.
+    assert [t.status for t in trials] == ["completed"] * budget
+    assert all(t.reward == t.model.a * 10 + t.model.b for t in trials)  # None overwritten.
+    return trials
+
+
+@pytest.mark.slow
+def test_two_processes_share_one_store_and_finish_the_budget_exactly(tmp_path):
+    budget = 30
+    root_dir, workers = _start_workers(tmp_path, budget)
+    outputs = {}
+    for name, process in workers.items():
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-3000:]
+        outputs[name] = out
+    trials = _check_budget_exact(root_dir, budget)
+    assert all(t.attempts == 1 for t in trials)
+    evaluations = _evaluations(root_dir)
+    assert sorted(evaluations) == list(range(1, budget + 1))
+    assert all(len(pids) == 1 for pids in evaluations.values())  # Each trial run once.
+    by_worker = {p.pid: sum(pids == [p.pid] for pids in evaluations.values())
+                 for p in workers.values()}
+    assert all(n > 0 for n in by_worker.values()), by_worker  # Both did share the work.
+    for out in outputs.values():
+        assert f"feedbacks {budget} trials {budget}" in out
+
+
+@pytest.mark.slow
+def test_a_sigkilled_workers_trials_run_again_once_in_the_other(tmp_path):
+    budget = 20
+    # The victim keeps 2 trials in flight (one evaluating, one queued).
+    root_dir, workers = _start_workers(tmp_path, budget, hang=4, parallelism=2)
+    victim, survivor = workers["first"], workers["second"]
+    deadline = time.time() + 120
+    while not (root_dir / "hanging").exists():
+        assert time.time() < deadline and victim.poll() is None, "the victim never hung"
+        time.sleep(0.01)
+    store = sa.TrialStore(str(root_dir / "trials.sqlite"))
+    leased = sorted(i for i, (owner, _) in store.owners().items()
+                    if f":{victim.pid}:" in owner)
+    assert len(leased) == 2
+    victim.kill()  # SIGKILL, mid-evaluation: no cleanup, its leases just stop.
+    victim.communicate()
+    out, err = survivor.communicate(timeout=300)
+    assert survivor.returncode == 0, err[-3000:]
+    trials = _check_budget_exact(root_dir, budget)
+    evaluations = _evaluations(root_dir)
+    (killed,) = [i for i, pids in evaluations.items() if len(pids) > 1]
+    assert evaluations[killed] == [victim.pid, survivor.pid]  # Re-run once, by the survivor.
+    (queued,) = set(leased) - {killed}
+    assert evaluations[queued] == [survivor.pid]  # Never started in the victim.
+    assert all(len(pids) == 1 for i, pids in evaluations.items() if i != killed)
+    assert [t.id for t in trials if t.attempts != 1] == leased  # Each claimed once.
+    assert f"feedbacks {budget} trials {budget}" in out
+
+
+@pytest.mark.slow
+def test_a_suspended_worker_loses_its_lease_and_drops_its_result(tmp_path):
+    budget = 16
+    # A lease of 3 s: short, yet long enough for a live worker's heartbeat (every
+    # 0.75 s) on a loaded machine.
+    root_dir, workers = _start_workers(tmp_path, budget, hang=3, hang_seconds=0.5,
+                                       lease_seconds=3)
+    victim, survivor = workers["first"], workers["second"]
+    deadline = time.time() + 120
+    while not (root_dir / "hanging").exists():
+        assert time.time() < deadline and victim.poll() is None, "the victim never hung"
+        time.sleep(0.01)
+    victim.send_signal(signal.SIGSTOP)  # Alive, but silent: its lease runs out.
+    [taken] = [int(line.split()[0]) for line in
+               (root_dir / "evaluations.log").read_text().splitlines()
+               if int(line.split()[1]) == victim.pid][-1:]
+    store = sa.TrialStore(str(root_dir / "trials.sqlite"))
+    while len(_evaluations(root_dir)[taken]) < 2:  # The survivor runs it again.
+        assert time.time() < deadline, "the survivor never took the trial over"
+        time.sleep(0.01)
+    victim.send_signal(signal.SIGCONT)  # It finishes its run, and finds the trial gone.
+    errs = {}
+    for process in (victim, survivor):
+        out, errs[process.pid] = process.communicate(timeout=300)
+        assert process.returncode == 0, errs[process.pid][-3000:]
+        assert f"feedbacks {budget} trials {budget}" in out
+    assert f"trial {taken} was claimed by worker" in errs[victim.pid]  # Dropped, and said so.
+    trials = _check_budget_exact(root_dir, budget)
+    evaluations = _evaluations(root_dir)
+    assert evaluations[taken] == [victim.pid, survivor.pid]
+    assert all(len(pids) == 1 for i, pids in evaluations.items() if i != taken)
+    assert trials[taken - 1].attempts == 2
+    assert store.owners() == {}
