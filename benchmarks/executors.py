@@ -137,7 +137,7 @@ def overhead():
           f"(Ray's start, not counted: {ray_start:.1f} s)")
     print(f"{'executor':<40}{'ms/trial':>10}{'vs LocalPool':>14}")
     for name, ms in rows:
-        print(f"{name:<40}{ms:>10.2f}{ms / pool:>13.2f}x")
+        print(f"{name:<40}{ms:>10.3f}{ms / pool:>13.2f}x")
 
 
 def memory():

@@ -188,7 +188,9 @@ class LocalPool(base.Executor):
 
     def _dispatch(self) -> None:
         """Hands queued jobs to idle workers, starting or replacing workers as needed."""
-        self._retiring = [p for p in self._retiring if p.is_alive() or p.join(0)]
+        for process in [p for p in self._retiring if not p.is_alive()]:
+            process.join()  # Reaped: retired workers exit as soon as they read their stop.
+            self._retiring.remove(process)
         for slot in range(self.workers):
             if not self._queue:
                 return
