@@ -326,6 +326,9 @@ class _Worker:
 def worker_main(connection, environment: Dict[str, str], pickled_evaluator: bytes) -> None:
     """A worker process: evaluates the trials sent down `connection` until told to stop."""
     os.environ.update(environment)  # Before the evaluator's modules import TF or JAX.
+    parent = multiprocessing.parent_process()
+    if parent is not None:  # A search killed mid-trial takes its workers with it.
+        threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
 
     def load(pickled):
         try:
@@ -353,6 +356,11 @@ def worker_main(connection, environment: Dict[str, str], pickled_evaluator: byte
             connection.send(("error", load_error))
             continue
         connection.send(remote.run_trial(evaluator, message[1], send_report))
+
+
+def _exit_with(parent) -> None:
+    parent.join()
+    os._exit(1)  # pylint: disable=protected-access
 
 
 @contextlib.contextmanager

@@ -7,7 +7,6 @@ class (and a rejection its metrics), reports reach `on_report` from inside
 once (and a pool really runs `capacity` at once), `close` releases workers.
 """
 
-import os
 import threading
 import time
 
@@ -127,21 +126,8 @@ def test_close_releases_workers_and_the_executor_works_again(executor, tmp_path)
         executor.close()
         assert executor.in_flight == 0
         deadline = time.time() + 20
-        while _alive(pid):
+        while evaluators.process_running(pid):
             assert time.time() < deadline, f"worker {pid} still runs after close"
             time.sleep(0.1)
     outcomes = Driver(executor).run(evaluators.curve, [{"x": 3, "steps": 1}])
     assert [(o.trial_id, o.metrics["reward"]) for o in outcomes] == [(1, 3)]
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (killed, not yet reaped by its parent) has stopped running.
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False

@@ -95,3 +95,17 @@ def run_jobs(executor, evaluator, models, timeout=120):
         assert time.time() < deadline, "jobs still running"
         outcomes += executor.wait(timeout=5)
     return sorted(outcomes, key=lambda o: o.trial_id)
+
+
+def process_running(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie (killed, not yet reaped by its parent) has stopped running.
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False

@@ -7,6 +7,9 @@ or faked through `CUDA_VISIBLE_DEVICES` and a stand-in `nvidia-smi`.
 
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import time
 
 import pytest
@@ -139,6 +142,32 @@ def test_a_dead_worker_fails_its_trial_only_and_is_replaced(tmp_path):
         assert pool.in_flight == 0
         assert [o.metrics["reward"] for o in evaluators.run_jobs(pool, evaluators.curve, [{"x": 6}] * 2)] == [
             18, 18]
+
+
+def test_workers_end_with_a_killed_search(tmp_path):
+    pid_file = tmp_path / "pid"
+    script = textwrap.dedent(f"""
+        import os, signal
+        import executor_evaluators as evaluators
+        from symbolic_automl import executors
+        if __name__ == "__main__":
+            pool = executors.LocalPool(workers=1)
+            pool.submit(evaluators.blocks, executors.Job(1, {{"pid_file": {str(pid_file)!r}}}),
+                        lambda *_: False)
+            while not os.path.exists({str(pid_file)!r}) or not open({str(pid_file)!r}).read():
+                pool.wait(timeout=0.1)
+            os.kill(os.getpid(), signal.SIGKILL)  # No cleanup runs: as kill -9 or the OOM killer.
+    """)
+    (tmp_path / "search.py").write_text(script)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    process = subprocess.run([sys.executable, str(tmp_path / "search.py")], env=env,
+                             timeout=120, capture_output=True, text=True)
+    assert process.returncode == -signal.SIGKILL, process.stderr[-2000:]
+    pid = int(pid_file.read_text())
+    deadline = time.time() + 20
+    while evaluators.process_running(pid):
+        assert time.time() < deadline, f"worker {pid} outlived its search"
+        time.sleep(0.1)
 
 
 def test_workers_are_recycled_every_trials_per_worker():
