@@ -12,6 +12,7 @@ import sys
 import textwrap
 import time
 
+import pyglove as pg
 import pytest
 
 import symbolic_automl as sa
@@ -214,3 +215,15 @@ def test_search_records_pool_trials_like_in_process(tmp_path):
     assert [(t.status, t.reward) for t in store.trials()] == [
         (t.status, t.reward) for t in result.trials]
     store.close()
+
+
+def test_a_search_keeps_a_trial_running_in_each_worker(tmp_path):
+    space = pg.Dict(seconds=pg.oneof([0.5, 0.6, 0.7, 0.8]), reward=1.0)
+    result = sa.search(space, algorithm=pg.geno.Sweeping(), evaluator=evaluators.timed,
+                       max_trials=4, root_dir=str(tmp_path / "run"), objective="trial",
+                       executor=executors.LocalPool(workers=2), progress=False)
+    assert [t.status for t in result.trials] == ["completed"] * 4
+    intervals = [(t.metrics["start"], t.metrics["end"]) for t in result.trials]
+    # parallelism defaults to the pool's capacity: two trials ran at once, never three.
+    assert max(sum(s <= start < e for s, e in intervals) for start, _ in intervals) == 2
+    assert len({t.metrics["pid"] for t in result.trials}) == 2
