@@ -34,6 +34,15 @@ def _set(path, sql, params=()):
     db.close()
 
 
+def _run_in_threads(work, stores):
+    """`work(store)` for each store in a thread of its own, all at once."""
+    threads = [threading.Thread(target=work, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 @pytest.fixture
 def path(tmp_path):
     return str(tmp_path / "trials.sqlite")
@@ -94,11 +103,7 @@ def test_two_workers_claiming_at_once_never_get_the_same_trial(path):
         barrier.wait()
         got[store.worker] = [t.id for t in store.claim_expired(limit=2)]
 
-    threads = [threading.Thread(target=claim, args=(w,)) for w in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _run_in_threads(claim, workers)
     claimed = sorted(i for ids in got.values() for i in ids)
     assert claimed == [1, 2, 3, 4, 5, 6] and all(len(ids) == 2 for ids in got.values())
     owners = workers[0].owners()
@@ -184,11 +189,7 @@ def test_the_budget_is_exact_when_workers_add_at_once(path):
             added[store.worker].append(trial.id)
             _finish(store, trial)
 
-    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _run_in_threads(run, workers)
     ids = sorted(i for got in added.values() for i in got)
     assert ids == list(range(1, 21))
     assert workers[0].counts()["completed"] == 20
