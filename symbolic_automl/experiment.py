@@ -78,7 +78,12 @@ def search(space: Any,
       max_trials: number of evaluated trials, counted across resumes; trials
         turned away by a cheap check (status "rejected") do not count.
       root_dir: where the trial store (one SQLite file) and trained models go;
-        `None` keeps everything in memory.
+        `None` keeps everything in memory. Several processes of one machine
+        may run the same search on one root_dir at once: each joins as a
+        worker, `max_trials` counts all of theirs, each algorithm hears every
+        worker's results, and a killed worker's trials run again elsewhere
+        (a live one's never; a hung one's after its lease,
+        `$SYMBOLIC_AUTOML_LEASE_SECONDS`, default 60 s, runs out).
       objective: metric name(s) whose value is the reward; defaults to the
         evaluator's `objective`, else "reward". Several names = multi-objective.
       direction: "max" or "min", one per objective; defaults to the evaluator's
