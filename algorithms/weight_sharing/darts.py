@@ -1,7 +1,8 @@
 """DARTS (Liu et al. 2019): softmax-relaxed choices, α learned by gradient.
 
 The space may be a symbolic space or a define-by-run function (each named
-`pg.oneof` over layers becomes a softmax-mixed op).
+`pg.oneof` over layers becomes a softmax-mixed op). The training recipe is the
+paper's (`darts_recipe.py`); the second-order step is in `darts_unrolled.py`.
 
 Example::
 
@@ -11,7 +12,8 @@ Example::
 
 import pyglove as pg
 
-from symbolic_automl.oneshot import WeightSharingAlgorithm
+from symbolic_automl.algorithms.weight_sharing import darts_unrolled
+from symbolic_automl.algorithms.weight_sharing.darts_recipe import DARTSRecipe
 
 
 @pg.members([
@@ -20,7 +22,7 @@ from symbolic_automl.oneshot import WeightSharingAlgorithm
     ("unrolled_lr", pg.typing.Float(min_value=0.0).noneable(),
      "ξ of the unrolled step; None: the weights' current learning rate (paper)."),
 ])
-class DARTS(WeightSharingAlgorithm):
+class DARTS(DARTSRecipe):
     """Differentiable architecture search with the paper's defaults.
 
     Every choice point mixes its candidates with softmax(α); α is trained by Adam
@@ -39,4 +41,14 @@ class DARTS(WeightSharingAlgorithm):
         return self.order
 
     def unrolled_learning_rate(self, current_lr):
+        """ξ of this step: `unrolled_lr`, or the weights' current learning rate."""
         return current_lr if self.unrolled_lr is None else self.unrolled_lr
+
+    def arch_gradient_rules(self, backend):
+        # Order 2 is there whatever `order` says: a stepper can then compare orders.
+        rule = darts_unrolled.RULES.get(backend)
+        return {2: rule} if rule is not None else {}
+
+    def arch_gradient_options(self, learning_rate):
+        return {"unrolled_lr": self.unrolled_learning_rate(learning_rate),
+                "learning_rate": learning_rate}

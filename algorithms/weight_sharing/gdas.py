@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pyglove as pg
 
-from symbolic_automl.oneshot import WeightSharingAlgorithm
+from symbolic_automl.algorithms.weight_sharing.darts_recipe import DARTSRecipe
 
 
 @pg.members([
@@ -19,7 +19,7 @@ from symbolic_automl.oneshot import WeightSharingAlgorithm
     ("tau_min", pg.typing.Float(min_value=1e-3, default=0.1),
      "Temperature at the end of training."),
 ])
-class GDAS(WeightSharingAlgorithm):
+class GDAS(DARTSRecipe):
     """Gumbel-softmax with hard, straight-through sampling.
 
     Each forward pass uses the one-hot of argmax((α + g) / τ), g ~ Gumbel(0, 1);

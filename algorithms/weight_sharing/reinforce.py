@@ -9,7 +9,7 @@ Example::
 import numpy as np
 import pyglove as pg
 
-from symbolic_automl.oneshot import WeightSharingAlgorithm
+from symbolic_automl.algorithms.weight_sharing.darts_recipe import DARTSRecipe
 from symbolic_automl.oneshot.base import softmax
 
 
@@ -28,7 +28,7 @@ def sample_one_hot(rng, probabilities):
     ("samples_per_step", pg.typing.Int(min_value=1, default=1),
      "Architectures sampled and rewarded per step."),
 ])
-class REINFORCE(WeightSharingAlgorithm):
+class REINFORCE(DARTSRecipe):
     """Policy-gradient search: independent categorical policy per choice point.
 
     Each step trains the shared weights on one architecture sampled from the

@@ -14,7 +14,7 @@ from typing import Dict
 import numpy as np
 import pyglove as pg
 
-from symbolic_automl.oneshot import WeightSharingAlgorithm
+from symbolic_automl.algorithms.weight_sharing.darts_recipe import DARTSRecipe
 
 
 @pg.members([
@@ -27,7 +27,7 @@ from symbolic_automl.oneshot import WeightSharingAlgorithm
      "Training batches on which each candidate's batch-norm statistics are "
      "recomputed before it is scored (the paper's recalibration); 0: off."),
 ])
-class SPOS(WeightSharingAlgorithm):
+class SPOS(DARTSRecipe):
     """Single-path one-shot: each step trains one uniformly sampled path.
 
     After supernet training the `searcher` proposes DNAs; each is scored by the

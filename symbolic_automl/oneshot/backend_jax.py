@@ -2,15 +2,21 @@
 
 Same interface as `backend_tensorflow.Stepper`, over explicit state. Each
 distinct gradient is one `jax.jit` of `value_and_grad` over (weights, α) with
-Keras's stateless call: `_grad_weights`, `_grad_alphas` and `_grad_both`,
-traced once and reused by every order, beside small jitted updates (the
-unrolled weights, w ± εd, the combination of the unrolled gradient, the two
-optimizers' applies). A step calls them in sequence from Python; each call is
-one XLA program, so a supernet pass is still one launch rather than thousands
-of small kernels, and the per-call dispatch is tiny next to it. One program
-holding the five passes of a second-order step took XLA minutes and ~20 GiB
-to compile on a CPU; second order now costs one trace (`_grad_both`) more than
-first order. `traces` counts the traces of each jitted function.
+Keras's stateless call: `grad_weights`, `grad_alphas` and `grad_both`, traced
+once and reused by every order, beside small jitted updates (the two
+optimizers' applies). A step calls them in sequence from Python, and so does
+an architecture-gradient rule (e.g. DARTS' unrolled step), which jits its own
+small pieces with `compiled`; each call is one XLA program, so a supernet pass
+is still one launch rather than thousands of small kernels, and the per-call
+dispatch is tiny next to it. (One program holding the five passes of a
+second-order step took XLA minutes and ~20 GiB to compile on a CPU.) `traces`
+counts the traces of each jitted function.
+
+An architecture-gradient rule for order k is built once per stepper,
+`rule = factory(stepper)`, and called as
+`rule(state, x_tr, y_tr, x_val, y_val, noise, **options) -> (val_loss, nt, ∇α)`,
+`nt` being the batch-norm state after the validation pass; `state` is
+`stepper.state` (weights "w", "nt", "w_opt", "a", "a_opt") and stays unchanged.
 """
 
 from typing import Callable, Dict, List, Optional, Sequence
@@ -19,13 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from symbolic_automl.oneshot.base import (
-    counting_traces,
-    finite_difference_eps,
-    momentum_scale,
-    unrolled_arch_gradients,
-    unrolled_weights,
-)
+from symbolic_automl.oneshot.tracing import counting_traces
 
 
 def _global_norm(tree):
@@ -43,8 +43,8 @@ class Stepper:
     """
 
     def __init__(self, net, alphas, loss_fn, w_optimizer, a_optimizer,
-                 mixing_fn: Callable, grad_clip: float, w_weight_decay: float,
-                 a_weight_decay: float):
+                 mixing_fn: Callable, grad_clip: Optional[float], w_weight_decay: float,
+                 a_weight_decay: float, arch_rules: Optional[Dict[int, Callable]] = None):
         self.net = net
         self.alphas = list(alphas)
         self.loss_fn = loss_fn
@@ -56,10 +56,6 @@ class Stepper:
         self.a_weight_decay = a_weight_decay
         w_optimizer.build(net.trainable_variables)
         a_optimizer.build(self.alphas)
-        # Where SGD's velocity of each weight sits in the optimizer's state.
-        position = {id(v): i for i, v in enumerate(w_optimizer.variables)}
-        momentums = list(getattr(w_optimizer, "momentums", None) or [])
-        self._velocity_index = [position[id(m)] for m in momentums] or None
         self.state = {
             "w": [v.value for v in net.trainable_variables],
             "nt": [v.value for v in net.non_trainable_variables],
@@ -68,24 +64,22 @@ class Stepper:
             "a_opt": [v.value for v in a_optimizer.variables],
         }
         self.traces: Dict[str, int] = {}
-
-        def jitted(name, fn):
-            return jax.jit(counting_traces(self.traces, name, fn))
-
         # (w, nt, a, x, y, noise) -> ((loss, nt), gradients wrt w, α or (α, w)).
-        self._grad_weights = jitted("grad_weights", jax.value_and_grad(
+        self.grad_weights = self.compiled("grad_weights", jax.value_and_grad(
             self._loss, argnums=0, has_aux=True))
-        self._grad_alphas = jitted("grad_alphas", jax.value_and_grad(
+        self.grad_alphas = self.compiled("grad_alphas", jax.value_and_grad(
             self._loss, argnums=2, has_aux=True))
-        self._grad_both = jitted("grad_both", jax.value_and_grad(
+        self.grad_both = self.compiled("grad_both", jax.value_and_grad(
             self._loss, argnums=(2, 0), has_aux=True))
-        self._apply_weights = jitted("apply_weights", self._apply_weights_impl)
-        self._apply_alphas = jitted("apply_alphas", self._apply_alphas_impl)
-        self._unroll = jitted("unroll", self._unroll_impl)
-        self._perturb = jitted("perturb", self._perturb_impl)
-        self._combine = jitted("combine", unrolled_arch_gradients)
-        self._predict = jitted("predict", self._predict_impl)
-        self._forward_train = jitted("forward_train", self._forward_train_impl)
+        self._apply_weights = self.compiled("apply_weights", self._apply_weights_impl)
+        self._apply_alphas = self.compiled("apply_alphas", self._apply_alphas_impl)
+        self._predict = self.compiled("predict", self._predict_impl)
+        self._forward_train = self.compiled("forward_train", self._forward_train_impl)
+        self._rules = {order: factory(self) for order, factory in (arch_rules or {}).items()}
+
+    def compiled(self, name: str, fn: Callable) -> Callable:
+        """`jax.jit(fn)`, its traces counted in `traces[name]`."""
+        return jax.jit(counting_traces(self.traces, name, fn))
 
     # -- pure functions of the state -------------------------------------------
 
@@ -95,8 +89,10 @@ class Stepper:
         return jnp.mean(self.loss_fn(y, pred)), nt
 
     def _apply_weights_impl(self, w_opt, g_w, w):
-        scale = jnp.minimum(1.0, self.grad_clip / (_global_norm(g_w) + 1e-6))
-        g_w = [g * scale + self.w_weight_decay * wi for g, wi in zip(g_w, w)]
+        if self.grad_clip is not None:
+            scale = jnp.minimum(1.0, self.grad_clip / (_global_norm(g_w) + 1e-6))
+            g_w = [g * scale for g in g_w]
+        g_w = [g + self.w_weight_decay * wi for g, wi in zip(g_w, w)]
         w, w_opt = self.w_optimizer.stateless_apply(w_opt, g_w, w)
         return w, w_opt
 
@@ -104,18 +100,6 @@ class Stepper:
         g_a = [g + self.a_weight_decay * ai for g, ai in zip(g_a, a)]
         a, a_opt = self.a_optimizer.stateless_apply(a_opt, g_a, a)
         return a, a_opt
-
-    def _unroll_impl(self, w, g_train, w_opt, xi, v_scale):
-        # The reference's buf = -velocity / lr: see backend_tensorflow.
-        velocities = ([None] * len(w) if self._velocity_index is None
-                      else [w_opt[i] for i in self._velocity_index])
-        return unrolled_weights(w, g_train, velocities, xi, self.w_weight_decay, v_scale)
-
-    def _perturb_impl(self, w, d_w):
-        """w ± ε d_w and ε, for the finite-difference Hessian-vector product."""
-        eps = finite_difference_eps(d_w)
-        return ([wi + eps * d for wi, d in zip(w, d_w)],
-                [wi - eps * d for wi, d in zip(w, d_w)], eps)
 
     def _predict_impl(self, w, nt, x, mixing):
         return self.net.stateless_call(w, nt, x, mixing, training=False)[0]
@@ -125,57 +109,48 @@ class Stepper:
 
     # -- the architecture gradients, from Python --------------------------------
 
-    def _second_order(self, state, x_tr, y_tr, x_val, y_val, noise, xi, v_scale):
-        w, a = state["w"], state["a"]
-        _, g_train = self._grad_weights(w, state["nt"], a, x_tr, y_tr, noise)
-        w_prime = self._unroll(w, g_train, state["w_opt"], xi, v_scale)
-        (val_loss, nt), (d_alpha, d_w) = self._grad_both(w_prime, state["nt"], a, x_val,
-                                                          y_val, noise)
-        w_plus, w_minus, eps = self._perturb(w, d_w)
-        _, g_plus = self._grad_alphas(w_plus, nt, a, x_tr, y_tr, noise)
-        _, g_minus = self._grad_alphas(w_minus, nt, a, x_tr, y_tr, noise)
-        return val_loss, nt, self._combine(d_alpha, g_plus, g_minus, xi, eps)
-
-    def _arch_grads(self, order, state, x_tr, y_tr, x_val, y_val, noise, unrolled_lr,
-                    learning_rate):
+    def _arch_grads(self, order, state, x_tr, y_tr, x_val, y_val, noise, options):
         """(validation loss, batch-norm state after it, ∇α L_val) of `state`."""
         if order == 1:
-            (val_loss, nt), g_a = self._grad_alphas(state["w"], state["nt"], state["a"],
-                                                    x_val, y_val, noise)
+            (val_loss, nt), g_a = self.grad_alphas(state["w"], state["nt"], state["a"],
+                                                   x_val, y_val, noise)
             return val_loss, nt, g_a
-        return self._second_order(
-            state, x_tr, y_tr, x_val, y_val, noise, jnp.float32(unrolled_lr),
-            jnp.float32(momentum_scale(self.w_optimizer, unrolled_lr, learning_rate)))
+        return self._rule(order)(state, x_tr, y_tr, x_val, y_val, noise, **options)
+
+    def _rule(self, order):
+        if order not in self._rules:
+            raise ValueError(
+                f"Architecture-gradient order {order!r} needs a rule from the algorithm; "
+                f"this one supplies order 1 and {sorted(self._rules) or 'no other'}.")
+        return self._rules[order]
 
     # -- the interface shared with backend_tensorflow ---------------------------
 
     def step(self, x_tr, y_tr, x_val, y_val, noise_arch, noise_weights, *, order: int,
-             unrolled_lr: float = 0.0, learning_rate: Optional[float] = None):
+             **options):
         """One architecture update (unless `order` is 0), then one weight update.
 
-        `unrolled_lr` is ξ; `learning_rate` the weights' current learning rate
-        (None: ξ), which turns SGD's velocity into the reference's momentum buffer.
+        `options` go to the architecture-gradient rule of `order` (DARTS'
+        unrolled step takes `unrolled_lr` and `learning_rate`); order 1 needs none.
         """
         x_tr, y_tr, x_val, y_val = _arrays((x_tr, y_tr, x_val, y_val))
         state = dict(self.state)
         val_loss = 0.0
         if order:
             val_loss, state["nt"], g_a = self._arch_grads(
-                order, state, x_tr, y_tr, x_val, y_val, _arrays(noise_arch), unrolled_lr,
-                learning_rate)
+                order, state, x_tr, y_tr, x_val, y_val, _arrays(noise_arch), options)
             state["a"], state["a_opt"] = self._apply_alphas(state["a_opt"], g_a, state["a"])
-        (train_loss, state["nt"]), g_w = self._grad_weights(
+        (train_loss, state["nt"]), g_w = self.grad_weights(
             state["w"], state["nt"], state["a"], x_tr, y_tr, _arrays(noise_weights))
         state["w"], state["w_opt"] = self._apply_weights(state["w_opt"], g_w, state["w"])
         self.state = state
         return float(train_loss), float(val_loss)
 
     def arch_gradients(self, x_tr, y_tr, x_val, y_val, noise, *, order: int,
-                       unrolled_lr: float = 0.0,
-                       learning_rate: Optional[float] = None) -> List[np.ndarray]:
-        """∇α of the validation loss (first or second order), without any update."""
+                       **options) -> List[np.ndarray]:
+        """∇α of the validation loss (first order or a rule's), without any update."""
         grads = self._arch_grads(order, self.state, *_arrays((x_tr, y_tr, x_val, y_val)),
-                                 _arrays(noise), unrolled_lr, learning_rate)[2]
+                                 _arrays(noise), options)[2]
         return [np.asarray(g) for g in grads]
 
     def predict(self, x, mixing: Sequence[np.ndarray]) -> np.ndarray:

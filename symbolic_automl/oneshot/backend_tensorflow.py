@@ -1,26 +1,27 @@
 """The hand-written supernet training step for the TensorFlow backend.
 
 One `Stepper` per search. `step` does, on one pair of batches, the
-architecture update (first order: ∇α L_val(w, α); second order: the unrolled
-step of DARTS with the finite-difference Hessian-vector product) and then the
-weight update (SGD, gradients clipped by global norm, L2 weight decay added
-after clipping, as the reference's `nn.utils.clip_grad_norm_` + `SGD(weight_decay)`).
-`backend_jax.py` implements the same interface with `jax.jit`.
+architecture update (first order: ∇α L_val(w, α); a higher order: the rule the
+algorithm supplies, e.g. DARTS' unrolled step in
+`symbolic_automl.algorithms.weight_sharing.darts_unrolled`) and then the
+weight update (the algorithm's optimizer; gradients clipped by global norm, L2
+weight decay added after clipping, as PyTorch's `nn.utils.clip_grad_norm_` +
+`SGD(weight_decay)`). `backend_jax.py` implements the same interface with
+`jax.jit`.
 
 Each distinct gradient is one `tf.function`, traced once and reused by every
-order: `_grad_weights` (∇w L), `_grad_alphas` (∇α L) and `_grad_both` (∇α L and
-∇w L in one backward pass), beside small compiled updates (unroll, shift,
-restore, the two optimizers' applies). A step calls them in sequence from
-Python. The second-order step is five passes over the supernet; one graph
-holding all of them took minutes (grappler is superlinear in graph size) to
-compile on a CPU, while second order now costs one trace (`_grad_both`) more
-than first order. `traces` counts the traces of each compiled function.
+order: `grad_weights` (∇w L), `grad_alphas` (∇α L) and `grad_both` (∇α L and
+∇w L in one backward pass), beside small compiled updates (the two
+optimizers' applies). A step calls them in sequence from Python, and so does
+an architecture-gradient rule, which compiles its own small pieces with
+`compiled` (one graph holding a whole second-order step took minutes to
+compile on a CPU: grappler is superlinear in graph size). `traces` counts the
+traces of each compiled function.
 
-The unrolled weights are the reference's w' = w − ξ (μ·buf + ∇w L_train + wd·w),
-buf being SGD's momentum buffer. Keras's SGD keeps the velocity
-v = μ·v − lr·g instead of PyTorch's buf = μ·buf + g, so buf = −v / lr and
-w' = w + μ (ξ / lr) v − ξ (∇w L_train + wd·w); `base.momentum_scale` gives
-μ ξ / lr, computed on the host.
+An architecture-gradient rule for order k is built once per stepper,
+`rule = factory(stepper)`, and called as
+`rule(x_tr, y_tr, x_val, y_val, noise, **options) -> (val_loss, ∇α)` with the
+options `step` got; it may move `stepper.weights` but leaves them as they were.
 """
 
 from typing import Callable, Dict, List, Optional, Sequence
@@ -28,13 +29,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 import numpy as np
 import tensorflow as tf
 
-from symbolic_automl.oneshot.base import (
-    counting_traces,
-    finite_difference_eps,
-    momentum_scale,
-    unrolled_arch_gradients,
-    unrolled_weights,
-)
+from symbolic_automl.oneshot.tracing import counting_traces
 
 
 def _tensors(values, dtype=None):
@@ -50,12 +45,15 @@ class Stepper:
       loss_fn: `(y_true, y_pred) -> loss` (per sample or mean).
       w_optimizer, a_optimizer: Keras optimizers for weights and α.
       mixing_fn: `(alphas, noise) -> mixing weights`, in `keras.ops`.
-      grad_clip, w_weight_decay, a_weight_decay: as in the DARTS paper.
+      grad_clip: global-norm clip of the weights' gradients (None: no clip).
+      w_weight_decay, a_weight_decay: L2 weight decay added to the gradients.
+      arch_rules: `{order: factory}` for the orders above 1 the algorithm
+        supplies; see the module docstring.
     """
 
     def __init__(self, net, alphas, loss_fn, w_optimizer, a_optimizer,
-                 mixing_fn: Callable, grad_clip: float, w_weight_decay: float,
-                 a_weight_decay: float):
+                 mixing_fn: Callable, grad_clip: Optional[float], w_weight_decay: float,
+                 a_weight_decay: float, arch_rules: Optional[Dict[int, Callable]] = None):
         self.net = net
         self.alphas = list(alphas)
         self.loss_fn = loss_fn
@@ -69,24 +67,19 @@ class Stepper:
         w_optimizer.build(self.weights)
         a_optimizer.build(self.alphas)
         self.traces: Dict[str, int] = {}
-
-        def compiled(name, fn):
-            return tf.function(counting_traces(self.traces, name, fn), reduce_retracing=True)
-
         # (x, y, noise) -> (mean loss, gradients wrt w, α or α + w).
-        self._grad_weights = compiled("grad_weights", self._grad_weights_impl)
-        self._grad_alphas = compiled("grad_alphas", self._grad_alphas_impl)
-        self._grad_both = compiled("grad_both", self._grad_both_impl)
-        self._apply_weights = compiled("apply_weights", self._apply_weights_impl)
-        self._apply_alphas = compiled("apply_alphas", self._apply_alphas_impl)
-        self._snapshot = compiled("snapshot", self._snapshot_impl)
-        self._unroll = compiled("unroll", self._unroll_impl)
-        self._eps = compiled("eps", finite_difference_eps)
-        self._shift = compiled("shift", self._shift_impl)
-        self._restore = compiled("restore", self._restore_impl)
-        self._combine = compiled("combine", unrolled_arch_gradients)
-        self._predict = compiled("predict", self._predict_impl)
-        self._forward_train = compiled("forward_train", self._forward_train_impl)
+        self.grad_weights = self.compiled("grad_weights", self._grad_weights_impl)
+        self.grad_alphas = self.compiled("grad_alphas", self._grad_alphas_impl)
+        self.grad_both = self.compiled("grad_both", self._grad_both_impl)
+        self._apply_weights = self.compiled("apply_weights", self._apply_weights_impl)
+        self._apply_alphas = self.compiled("apply_alphas", self._apply_alphas_impl)
+        self._predict = self.compiled("predict", self._predict_impl)
+        self._forward_train = self.compiled("forward_train", self._forward_train_impl)
+        self._rules = {order: factory(self) for order, factory in (arch_rules or {}).items()}
+
+    def compiled(self, name: str, fn: Callable) -> Callable:
+        """`fn` as a `tf.function` whose traces count in `traces[name]`."""
+        return tf.function(counting_traces(self.traces, name, fn), reduce_retracing=True)
 
     # -- the compiled pieces ----------------------------------------------------
 
@@ -108,35 +101,14 @@ class Stepper:
         return self._grads(x, y, noise, self.alphas + self.weights)
 
     def _apply_weights_impl(self, grads):
-        grads, _ = tf.clip_by_global_norm(grads, self.grad_clip)
+        if self.grad_clip is not None:
+            grads, _ = tf.clip_by_global_norm(grads, self.grad_clip)
         self.w_optimizer.apply(
             [g + self.w_weight_decay * w for g, w in zip(grads, self.weights)], self.weights)
 
     def _apply_alphas_impl(self, grads):
         self.a_optimizer.apply(
             [g + self.a_weight_decay * a for g, a in zip(grads, self.alphas)], self.alphas)
-
-    def _snapshot_impl(self):
-        return [tf.identity(w) for w in self.weights]
-
-    def _unroll_impl(self, backup, g_train, xi, v_scale):
-        for w, u in zip(self.weights, unrolled_weights(
-                backup, g_train, self._velocities(), xi, self.w_weight_decay, v_scale)):
-            w.assign(u)
-
-    def _shift_impl(self, backup, direction, scale):
-        for w, b, d in zip(self.weights, backup, direction):
-            w.assign(b + scale * d)
-
-    def _restore_impl(self, backup):
-        for w, b in zip(self.weights, backup):
-            w.assign(b)
-
-    def _velocities(self):
-        """SGD's velocity per weight (None everywhere without momentum)."""
-        # `w_optimizer.build(self.weights)` made them in the order of the weights.
-        momentums = getattr(self.w_optimizer, "momentums", None) or []
-        return list(momentums) if momentums else [None] * len(self.weights)
 
     def _predict_impl(self, x, mixing):
         return self.net(x, mixing, training=False)
@@ -146,57 +118,42 @@ class Stepper:
 
     # -- the architecture gradients, from Python --------------------------------
 
-    def _second_order(self, x_tr, y_tr, x_val, y_val, noise, xi, v_scale):
-        """The unrolled ∇α L_val(w', α); the weights are w again on return."""
-        backup = self._snapshot()
-        _, g_train = self._grad_weights(x_tr, y_tr, noise)
-        self._unroll(backup, g_train, xi, v_scale)
-        val_loss, grads = self._grad_both(x_val, y_val, noise)
-        d_alpha, d_w = grads[:len(self.alphas)], grads[len(self.alphas):]
-        eps = self._eps(d_w)
-        self._shift(backup, d_w, eps)
-        _, g_plus = self._grad_alphas(x_tr, y_tr, noise)
-        self._shift(backup, d_w, -eps)
-        _, g_minus = self._grad_alphas(x_tr, y_tr, noise)
-        self._restore(backup)
-        return val_loss, self._combine(d_alpha, g_plus, g_minus, xi, eps)
-
-    def _arch_grads(self, order, x_tr, y_tr, x_val, y_val, noise, unrolled_lr,
-                    learning_rate):
+    def _arch_grads(self, order, x_tr, y_tr, x_val, y_val, noise, options):
         if order == 1:
-            return self._grad_alphas(x_val, y_val, noise)
-        return self._second_order(
-            x_tr, y_tr, x_val, y_val, noise, tf.constant(unrolled_lr, tf.float32),
-            tf.constant(momentum_scale(self.w_optimizer, unrolled_lr, learning_rate),
-                        tf.float32))
+            return self.grad_alphas(x_val, y_val, noise)
+        return self._rule(order)(x_tr, y_tr, x_val, y_val, noise, **options)
+
+    def _rule(self, order):
+        if order not in self._rules:
+            raise ValueError(
+                f"Architecture-gradient order {order!r} needs a rule from the algorithm; "
+                f"this one supplies order 1 and {sorted(self._rules) or 'no other'}.")
+        return self._rules[order]
 
     # -- the interface shared with backend_jax ----------------------------------
 
     def step(self, x_tr, y_tr, x_val, y_val, noise_arch, noise_weights, *, order: int,
-             unrolled_lr: float = 0.0, learning_rate: Optional[float] = None):
+             **options):
         """One architecture update (unless `order` is 0), then one weight update.
 
-        `unrolled_lr` is ξ; `learning_rate` the weights' current learning rate
-        (None: ξ itself, the paper's choice), which converts SGD's velocity into
-        the reference's momentum buffer.
+        `options` go to the architecture-gradient rule of `order` (DARTS'
+        unrolled step takes `unrolled_lr` and `learning_rate`); order 1 needs none.
         """
         x_tr, y_tr, x_val, y_val = _tensors((x_tr, y_tr, x_val, y_val))
         val_loss = 0.0
         if order:
             val_loss, g_alpha = self._arch_grads(order, x_tr, y_tr, x_val, y_val,
-                                                 _tensors(noise_arch), unrolled_lr,
-                                                 learning_rate)
+                                                 _tensors(noise_arch), options)
             self._apply_alphas(g_alpha)
-        train_loss, g_w = self._grad_weights(x_tr, y_tr, _tensors(noise_weights))
+        train_loss, g_w = self.grad_weights(x_tr, y_tr, _tensors(noise_weights))
         self._apply_weights(g_w)
         return float(train_loss), float(val_loss)
 
     def arch_gradients(self, x_tr, y_tr, x_val, y_val, noise, *, order: int,
-                       unrolled_lr: float = 0.0,
-                       learning_rate: Optional[float] = None) -> List[np.ndarray]:
-        """∇α of the validation loss (first or second order), without any update."""
+                       **options) -> List[np.ndarray]:
+        """∇α of the validation loss (first order or a rule's), without any update."""
         _, grads = self._arch_grads(order, *_tensors((x_tr, y_tr, x_val, y_val)),
-                                    _tensors(noise), unrolled_lr, learning_rate)
+                                    _tensors(noise), options)
         return [np.asarray(g) for g in grads]
 
     def predict(self, x, mixing: Sequence[np.ndarray]) -> np.ndarray:

@@ -54,7 +54,7 @@ from symbolic_automl import errors
 from symbolic_automl.keras.spec import KerasSpec
 from symbolic_automl.keras.tensor import InputSpec, LayerSpec
 from symbolic_automl.oneshot.choice import ChoicePoint, MixedOp, active_mixing
-from symbolic_automl.oneshot.supernet import Supernet, check_scores, one_hot_mixing, spec_label
+from symbolic_automl.oneshot.network import Supernet, check_scores, one_hot_mixing, spec_label
 
 _SUPPORTED = (
     "weight-sharing search relaxes only a named pg.oneof whose candidates are layers: "
