@@ -6,8 +6,9 @@ in `symbolic_automl.algorithms.weight_sharing`) trains it and derives a DNA.
 
 Modules, leaves first (imports only go up this list): `choice` (choice points,
 the mixed op), `network` (the `Supernet` base), `define_by_run` and `supernet`
-(building supernets), `tracing`, `backend_tensorflow` / `backend_jax` (the
-hand-written steps), `run` (the training loop), `base` (the algorithm contract).
+(building supernets), `stepper` (`BaseStepper`), `backend_tensorflow` /
+`backend_jax` (the hand-written steps, one per backend), `run` (the training
+loop), `base` (the algorithm contract).
 """
 
 from symbolic_automl.oneshot.base import (

@@ -19,13 +19,13 @@ An architecture-gradient rule for order k is built once per stepper,
 `stepper.state` (weights "w", "nt", "w_opt", "a", "a_opt") and stays unchanged.
 """
 
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import List, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from symbolic_automl.oneshot.tracing import counting_traces
+from symbolic_automl.oneshot.stepper import BaseStepper
 
 
 def _global_norm(tree):
@@ -36,34 +36,24 @@ def _arrays(values, dtype=None):
     return [jnp.asarray(v, dtype) for v in values]
 
 
-class Stepper:
+class Stepper(BaseStepper):
     """Supernet + architecture parameters + their optimizers, as jitted JAX state.
 
-    Args: as `backend_tensorflow.Stepper`.
+    Args: as `stepper.BaseStepper`.
     """
 
-    def __init__(self, net, alphas, loss_fn, w_optimizer, a_optimizer,
-                 mixing_fn: Callable, grad_clip: Optional[float], w_weight_decay: float,
-                 a_weight_decay: float, arch_rules: Optional[Dict[int, Callable]] = None):
-        self.net = net
-        self.alphas = list(alphas)
-        self.loss_fn = loss_fn
-        self.w_optimizer = w_optimizer
-        self.a_optimizer = a_optimizer
-        self.mixing_fn = mixing_fn
-        self.grad_clip = grad_clip
-        self.w_weight_decay = w_weight_decay
-        self.a_weight_decay = a_weight_decay
-        w_optimizer.build(net.trainable_variables)
-        a_optimizer.build(self.alphas)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        net = self.net
+        self.w_optimizer.build(net.trainable_variables)
+        self.a_optimizer.build(self.alphas)
         self.state = {
             "w": [v.value for v in net.trainable_variables],
             "nt": [v.value for v in net.non_trainable_variables],
-            "w_opt": [v.value for v in w_optimizer.variables],
+            "w_opt": [v.value for v in self.w_optimizer.variables],
             "a": [v.value for v in self.alphas],
-            "a_opt": [v.value for v in a_optimizer.variables],
+            "a_opt": [v.value for v in self.a_optimizer.variables],
         }
-        self.traces: Dict[str, int] = {}
         # (w, nt, a, x, y, noise) -> ((loss, nt), gradients wrt w, α or (α, w)).
         self.grad_weights = self.compiled("grad_weights", jax.value_and_grad(
             self._loss, argnums=0, has_aux=True))
@@ -75,11 +65,10 @@ class Stepper:
         self._apply_alphas = self.compiled("apply_alphas", self._apply_alphas_impl)
         self._predict = self.compiled("predict", self._predict_impl)
         self._forward_train = self.compiled("forward_train", self._forward_train_impl)
-        self._rules = {order: factory(self) for order, factory in (arch_rules or {}).items()}
+        self.build_rules()
 
-    def compiled(self, name: str, fn: Callable) -> Callable:
-        """`jax.jit(fn)`, its traces counted in `traces[name]`."""
-        return jax.jit(counting_traces(self.traces, name, fn))
+    def _compile(self, fn):
+        return jax.jit(fn)
 
     # -- pure functions of the state -------------------------------------------
 
@@ -115,14 +104,7 @@ class Stepper:
             (val_loss, nt), g_a = self.grad_alphas(state["w"], state["nt"], state["a"],
                                                    x_val, y_val, noise)
             return val_loss, nt, g_a
-        return self._rule(order)(state, x_tr, y_tr, x_val, y_val, noise, **options)
-
-    def _rule(self, order):
-        if order not in self._rules:
-            raise ValueError(
-                f"Architecture-gradient order {order!r} needs a rule from the algorithm; "
-                f"this one supplies order 1 and {sorted(self._rules) or 'no other'}.")
-        return self._rules[order]
+        return self.rule(order)(state, x_tr, y_tr, x_val, y_val, noise, **options)
 
     # -- the interface shared with backend_tensorflow ---------------------------
 

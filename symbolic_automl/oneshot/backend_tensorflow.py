@@ -24,49 +24,29 @@ An architecture-gradient rule for order k is built once per stepper,
 options `step` got; it may move `stepper.weights` but leaves them as they were.
 """
 
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import List, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from symbolic_automl.oneshot.tracing import counting_traces
+from symbolic_automl.oneshot.stepper import BaseStepper
 
 
 def _tensors(values, dtype=None):
     return [tf.convert_to_tensor(v, dtype) for v in values]
 
 
-class Stepper:
+class Stepper(BaseStepper):
     """Supernet + architecture parameters + their optimizers, stepped in TF graphs.
 
-    Args:
-      net: a built `Supernet`.
-      alphas: one `keras.Variable` per choice point.
-      loss_fn: `(y_true, y_pred) -> loss` (per sample or mean).
-      w_optimizer, a_optimizer: Keras optimizers for weights and α.
-      mixing_fn: `(alphas, noise) -> mixing weights`, in `keras.ops`.
-      grad_clip: global-norm clip of the weights' gradients (None: no clip).
-      w_weight_decay, a_weight_decay: L2 weight decay added to the gradients.
-      arch_rules: `{order: factory}` for the orders above 1 the algorithm
-        supplies; see the module docstring.
+    Args: as `stepper.BaseStepper`.
     """
 
-    def __init__(self, net, alphas, loss_fn, w_optimizer, a_optimizer,
-                 mixing_fn: Callable, grad_clip: Optional[float], w_weight_decay: float,
-                 a_weight_decay: float, arch_rules: Optional[Dict[int, Callable]] = None):
-        self.net = net
-        self.alphas = list(alphas)
-        self.loss_fn = loss_fn
-        self.w_optimizer = w_optimizer
-        self.a_optimizer = a_optimizer
-        self.mixing_fn = mixing_fn
-        self.grad_clip = grad_clip
-        self.w_weight_decay = w_weight_decay
-        self.a_weight_decay = a_weight_decay
-        self.weights = list(net.trainable_variables)
-        w_optimizer.build(self.weights)
-        a_optimizer.build(self.alphas)
-        self.traces: Dict[str, int] = {}
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.weights = list(self.net.trainable_variables)
+        self.w_optimizer.build(self.weights)
+        self.a_optimizer.build(self.alphas)
         # (x, y, noise) -> (mean loss, gradients wrt w, α or α + w).
         self.grad_weights = self.compiled("grad_weights", self._grad_weights_impl)
         self.grad_alphas = self.compiled("grad_alphas", self._grad_alphas_impl)
@@ -75,11 +55,10 @@ class Stepper:
         self._apply_alphas = self.compiled("apply_alphas", self._apply_alphas_impl)
         self._predict = self.compiled("predict", self._predict_impl)
         self._forward_train = self.compiled("forward_train", self._forward_train_impl)
-        self._rules = {order: factory(self) for order, factory in (arch_rules or {}).items()}
+        self.build_rules()
 
-    def compiled(self, name: str, fn: Callable) -> Callable:
-        """`fn` as a `tf.function` whose traces count in `traces[name]`."""
-        return tf.function(counting_traces(self.traces, name, fn), reduce_retracing=True)
+    def _compile(self, fn):
+        return tf.function(fn, reduce_retracing=True)
 
     # -- the compiled pieces ----------------------------------------------------
 
@@ -121,14 +100,7 @@ class Stepper:
     def _arch_grads(self, order, x_tr, y_tr, x_val, y_val, noise, options):
         if order == 1:
             return self.grad_alphas(x_val, y_val, noise)
-        return self._rule(order)(x_tr, y_tr, x_val, y_val, noise, **options)
-
-    def _rule(self, order):
-        if order not in self._rules:
-            raise ValueError(
-                f"Architecture-gradient order {order!r} needs a rule from the algorithm; "
-                f"this one supplies order 1 and {sorted(self._rules) or 'no other'}.")
-        return self._rules[order]
+        return self.rule(order)(x_tr, y_tr, x_val, y_val, noise, **options)
 
     # -- the interface shared with backend_jax ----------------------------------
 

@@ -3,8 +3,9 @@
 `build_supernet(space)` turns each choice point of the space that selects among
 layers into a `MixedOp` holding every candidate layer (weights shared by all
 architectures), and keeps everything else as the plain Keras layer. The result
-is a `Supernet`: a `keras.Model` called as `supernet(x, mixing)` where `mixing`
-has one weight vector per choice point, in `supernet.choice_points` order.
+is a `Supernet` (`network.py`): a `keras.Model` called as `supernet(x, mixing)`
+where `mixing` has one weight vector per choice point, in
+`supernet.choice_points` order.
 
 Spaces are handled in four ways, first match wins:
 
