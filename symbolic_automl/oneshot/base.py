@@ -37,7 +37,6 @@ Example::
     model = symbolic_automl.space.Space(build).materialize(outcome.dna)  # define-by-run
 """
 
-import abc
 import dataclasses
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -114,7 +113,7 @@ class SupernetOptimizers:
 class WeightSharingAlgorithm(pg.Object):
     """Base of weight-sharing algorithms; see the module docstring.
 
-    Subclasses implement `optimizers` (or inherit a recipe, e.g.
+    Subclasses that train a supernet implement `optimizers` (or inherit a recipe, e.g.
     `symbolic_automl.algorithms.weight_sharing.DARTSRecipe`) and override the
     hooks they need. Invariants the loop relies on: `mixing` is written in
     `keras.ops` and is differentiable in α; `sample_noise` draws on the host
@@ -127,9 +126,17 @@ class WeightSharingAlgorithm(pg.Object):
 
     # -- hooks ----------------------------------------------------------------
 
-    @abc.abstractmethod
     def optimizers(self, total_steps: int) -> SupernetOptimizers:
-        """The optimizers of one search of `total_steps` weight steps (fresh each call)."""
+        """The optimizers of one search of `total_steps` weight steps (fresh each call).
+
+        An algorithm that trains a supernet implements it or inherits a recipe;
+        one that overrides `search` without training one needs none.
+        """
+        raise TypeError(
+            f"{type(self).__name__} trains a supernet but defines no optimizers: "
+            "implement `optimizers(total_steps)` returning `SupernetOptimizers`, or "
+            "inherit `symbolic_automl.algorithms.weight_sharing.DARTSRecipe` (the DARTS "
+            "paper's SGD + Adam).")
 
     def initial_alpha(self, rng: np.random.Generator, num_candidates: int) -> np.ndarray:
         """α of one choice point at the start: zeros (a uniform mixture) by default."""
