@@ -84,3 +84,22 @@ def test_resume_searches_again_only_without_a_rewarded_trial(tmp_path):
     last = _search(tmp_path, Derives(inherited={"val_loss": 0.5}), objective="val_loss")
     assert len(SEARCHES) == 2
     assert [(t.id, t.status) for t in last.trials] == [(1, "failed"), (2, "completed")]
+
+
+class Killed(BaseException):
+    """Stands in for the process being killed mid-retraining."""
+
+
+def test_an_interrupted_retraining_runs_again_without_a_new_supernet_search(tmp_path):
+    def killed(model, context):
+        raise Killed()
+
+    with pytest.raises(Killed):
+        _search(tmp_path, Derives(retrain=True), evaluator=killed)
+    assert [t.status for t in sa.TrialStore.in_dir(str(tmp_path)).trials()] == ["running"]
+    result = _search(tmp_path, Derives(retrain=True),
+                     evaluator=lambda model, context: {"reward": 10.0 * model.x})
+    assert len(SEARCHES) == 1
+    [trial] = result.trials
+    assert (trial.id, trial.status, trial.attempts, trial.dna) == (1, "completed", 2, DERIVED)
+    assert trial.reward == 30.0
