@@ -67,7 +67,7 @@ class TrialLoop:
       parallelism: trials kept in flight; default the executor's `capacity`.
       early_stopping: a `pg.tuning.EarlyStoppingPolicy`, consulted on each report.
       max_consecutive_failures: stop after this many failed trials in a row.
-      max_rejections: stop once this many trials were rejected in all.
+      max_rejections: stop once this many trials were rejected in all (None: no cap).
       observers: search callbacks.
     """
 
@@ -169,7 +169,8 @@ class TrialLoop:
                     progress.update(trial, best)
                     if trial.status == trial_lib.REJECTED:
                         rejected += 1
-                        if proposing and rejected >= self.max_rejections:
+                        if (proposing and self.max_rejections is not None
+                                and rejected >= self.max_rejections):
                             logging.warning("Stopping: %d trials were rejected "
                                             "(max_rejections).", rejected)
                             proposing = False
