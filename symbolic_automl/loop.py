@@ -6,7 +6,9 @@ generators allow it), records each outcome as it arrives, in whatever order the
 executor returns them, and feeds it back to the algorithm; intermediate reports
 reach the early-stopping policy for their own trial, from inside
 `executor.wait`. On resume, every interrupted (`running`) trial runs again
-under its own id before new ones are proposed.
+under its own id before new ones are proposed. A trial's `started` time is
+when it was submitted: an executor with fewer workers than trials in flight
+queues it.
 
 Several processes may run the same search on one store, each as a worker
 (PyGlove's shared-group workers, Optuna's shared storage): the budget counts
