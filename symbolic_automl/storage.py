@@ -194,7 +194,8 @@ class TrialStore:
                         db.execute(statement)
             else:
                 add_missing_columns(db)
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if version != SCHEMA_VERSION:  # Opening an up-to-date store writes nothing.
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
         if self.path is not None:
             # WAL + NORMAL: a commit survives the process being killed (not a power
             # cut), at a fraction of the cost of a full sync per trial; readers

@@ -224,3 +224,13 @@ def test_lengths_and_budgets_count_only_the_stores_own_study(tmp_path):
     assert (len(main), main.budget_used(), len(inner), inner.budget_used()) == (1, 1, 3, 2)
     assert main.add(_trial(0, [1]), budget=2) == 5 and main.add(_trial(0, [2]), budget=2) is None
     assert inner.add(_trial(0, [3]), budget=3) == 6 and inner.add(_trial(0, [4]), budget=3) is None
+
+
+def test_opening_an_up_to_date_store_writes_nothing(tmp_path):
+    path = tmp_path / "trials.sqlite"
+    store = sa.TrialStore(str(path))
+    store.add(_trial(0, [0]))
+    store.close()
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    sa.TrialStore(str(path)).close()
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
