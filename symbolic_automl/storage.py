@@ -158,7 +158,7 @@ class TrialStore:
             if self._db is not None:
                 self._db.close()
             cause = e.__cause__ if isinstance(e, errors.StoreError) else e
-            if not isinstance(cause, sqlite3.DatabaseError):
+            if not isinstance(cause, sqlite3.DatabaseError) or _is_busy(cause):
                 raise
             raise errors.StoreError(
                 f"{path} is not a readable symbolic_automl trial store "
@@ -735,8 +735,7 @@ class _Transaction:
         except sqlite3.DatabaseError as e:
             if self._db.in_transaction and sql == "COMMIT":
                 self._db.execute("ROLLBACK")
-            busy = isinstance(e, sqlite3.OperationalError) and (
-                "locked" in str(e) or "busy" in str(e))
+            busy = _is_busy(e)
             raise errors.StoreError(
                 f"{self._path}: {sql} failed (SQLite said: {e}); " +
                 ("another process held the store for longer than the busy timeout."
@@ -747,6 +746,11 @@ class _Snapshot(_Transaction):
     """A read transaction: several reads see one moment of the store."""
 
     begin = "BEGIN"
+
+
+def _is_busy(e: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite gave up waiting for another connection's lock."""
+    return isinstance(e, sqlite3.OperationalError) and ("locked" in str(e) or "busy" in str(e))
 
 
 def _check_lease_row(path, trial_id, owner, lease_until) -> None:

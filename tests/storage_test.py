@@ -210,6 +210,8 @@ def test_a_writer_waits_for_another_process_instead_of_failing(tmp_path):
     holder.execute("BEGIN IMMEDIATE")
     with pytest.raises(sa.StoreError, match="held the store for longer than the busy timeout"):
         impatient.add(_trial(0, [1]))
+    with pytest.raises(sa.StoreError, match="held the store for longer than the busy timeout"):
+        sa.TrialStore(path, busy_seconds=0.05)  # Opening waits, and says why it gave up.
     holder.execute("ROLLBACK")
     assert [t.id for t in impatient.trials()] == [1]
 
