@@ -88,8 +88,8 @@ def is_gone(owner: Optional[str]) -> bool:
         pid = int(pid)
     except ValueError:
         return False
-    if node != _node() or pid == os.getpid():
-        return False
+    if node != _node() or pid == os.getpid() or os.name == "nt":
+        return False  # (On Windows `os.kill(pid, 0)` would send the process Ctrl+C.)
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
