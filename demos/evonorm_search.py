@@ -8,13 +8,16 @@ trained on; their three accuracies are the objectives of Pareto-tournament
 evolution. Offline by default (scikit-learn digits, 8×8); prints the
 rejections per stage, the Pareto front as formulas, the known layers
 (BN-ReLU, EvoNorm-B0, EvoNorm-S0) in the same anchors, and the transfer table:
-the found layer against the known ones in a held-out architecture
-(`spaces.anchors.held_out_comparison`, mean ± standard error over seeds).
+the found layer against the known ones in a held-out architecture (a
+NAS-Bench-101 network, `evonorm.anchors.held_out_network`;
+`spaces.anchors.held_out_comparison`, mean ± standard error over seeds).
 
     python demos/evonorm_search.py                       # offline digits, ~10 min on 2 cores
     python demos/evonorm_search.py --dataset=cifar10     # keras.datasets (needs network)
     python demos/evonorm_search.py --anchors=paper       # spaces.anchors families (slower)
-    python demos/evonorm_search.py --max_trials=2 --population=2 --baselines=false   # smoke run
+    python demos/evonorm_search.py --max_trials=1 --population=1 --quality_steps=5 \
+        --train_steps=5 --quality_threshold=0 --baselines=false --transfer_seeds=1 \
+        --transfer_steps=2                                                 # smoke run
 
 Rerunning with the same --root_dir resumes the search.
 """
@@ -43,11 +46,13 @@ _MAX_TRIALS = flags.DEFINE_integer("max_trials", 6, "Candidates trained in all a
 _NUM_NODES = flags.DEFINE_integer("num_nodes", evonorm.DEFAULT_NUM_NODES,
                                   "Intermediate nodes per layer graph.")
 _QUALITY_STEPS = flags.DEFINE_integer("quality_steps", 100, "Steps before the quality check.")
+_QUALITY_THRESHOLD = flags.DEFINE_float(
+    "quality_threshold", 0.2, "Least validation accuracy after --quality_steps in every anchor.")
 _TRAIN_STEPS = flags.DEFINE_integer("train_steps", 200, "Training steps per anchor.")
 _BASELINES = flags.DEFINE_bool("baselines", True,
                                "Also train BN-ReLU, EvoNorm-B0 and EvoNorm-S0 in the anchors.")
 _TRANSFER_SEEDS = flags.DEFINE_integer(
-    "transfer_seeds", 2, "Seeds of the held-out transfer comparison (0 skips it).")
+    "transfer_seeds", 3, "Seeds of the held-out transfer comparison (0 skips it).")
 _TRANSFER_STEPS = flags.DEFINE_integer("transfer_steps", 100,
                                        "Training steps per transfer run.")
 _ROOT_DIR = flags.DEFINE_string("root_dir", "experiments/evonorm_search",
@@ -66,7 +71,8 @@ def main(argv):
         anchors = evonorm.anchors.tiny_anchors(input_shape=shape)
     else:
         anchors = evonorm.anchors.paper_anchors(_WIDTH.value, _DEPTH.value, input_shape=shape)
-    options = dict(quality_steps=_QUALITY_STEPS.value, train_steps=_TRAIN_STEPS.value)
+    options = dict(quality_steps=_QUALITY_STEPS.value, train_steps=_TRAIN_STEPS.value,
+                   quality_threshold=_QUALITY_THRESHOLD.value)
     result = evonorm.search(
         anchors, data, population_size=_POPULATION.value, tournament_size=_TOURNAMENT.value,
         max_trials=_MAX_TRIALS.value, root_dir=_ROOT_DIR.value, num_nodes=_NUM_NODES.value,
@@ -89,27 +95,25 @@ def main(argv):
                   + f"  {name}: {metrics['formula']}")
     front = result.pareto_front()
     if _TRANSFER_SEEDS.value and front:
-        transfer(front, result.objective, groups)
+        transfer(front, result.objective, data, groups)
     print(f"\nDone in {time.time() - start:.0f} s. Trial store: {_ROOT_DIR.value}")
 
 
-def transfer(front, objective, groups):
+def transfer(front, objective, data, groups):
     """The found layer (best mean accuracy on the front) in a held-out architecture."""
     # pylint: disable=g-import-not-at-top
     import numpy as np
     from symbolic_automl.spaces import anchors as anchor_families
-    from symbolic_automl.spaces import resnet
 
     found = max(front, key=lambda t: np.mean([t.metrics[m] for m in objective])).model
-    (x, y), (x_val, y_val) = evonorm.searching.load_data(_DATASET.value, 16 if
-                                                         _DATASET.value == "digits" else 32)
-    held_out = resnet.preact_resnet(18, width_multiplier=0.0625, depth_multiplier=0.5,
-                                    input_shape=x.shape[1:])
-    print(f"\nTransfer to a held-out pre-activation ResNet-18 (width 1/16, depth 1/2), "
-          f"{_TRANSFER_STEPS.value} steps, {_TRANSFER_SEEDS.value} seeds; found = {found}:")
+    (x, y), validation = data
+    held_out = evonorm.anchors.held_out_network(input_shape=x.shape[1:])
+    print(f"\nTransfer to a held-out NAS-Bench-101 network (Inception-like cell, "
+          f"conv-BN-ReLU), {_TRANSFER_STEPS.value} steps, {_TRANSFER_SEEDS.value} seeds; "
+          f"found = {found}:")
     print(anchor_families.held_out_comparison(
-        held_out, found, (x, y), (x_val, y_val), steps=_TRANSFER_STEPS.value,
-        seeds=tuple(range(_TRANSFER_SEEDS.value))))
+        held_out, found, (x, y), validation, steps=_TRANSFER_STEPS.value,
+        seeds=tuple(range(_TRANSFER_SEEDS.value)), groups=groups))
 
 
 if __name__ == "__main__":

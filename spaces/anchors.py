@@ -107,7 +107,7 @@ def anchors(norm_act: Optional[NormActivation] = None, names=ANCHORS,
 
 
 def held_out_comparison(model: pg.Object, found: NormActivation, train, validation,
-                        steps: int = 100, seeds=(0, 1, 2), **kwargs):
+                        steps: int = 100, seeds=(0, 1, 2), groups: int = 32, **kwargs):
     """EvoNorm's transfer check: `model` (an architecture the search did not use)
     trained with BN-ReLU, EvoNorm-B0, EvoNorm-S0 and the `found` layer, the same
     budget and seeds for each (`symbolic_automl.keras.transfer.compare_norm_activations`).
@@ -125,17 +125,32 @@ def held_out_comparison(model: pg.Object, found: NormActivation, train, validati
       validation: `(x, y)` arrays.
       steps: training steps per run.
       seeds: runs per layer.
+      groups: EvoNorm-S0's channel groups (the reference's 32 by default, lowered
+        until it divides the channels).
       **kwargs: other `compare_norm_activations` arguments (batch_size, ...).
 
     Returns:
       A `TransferTable` with rows BN-ReLU, EvoNorm-B0, EvoNorm-S0, found.
     """
     # pylint: disable=g-import-not-at-top
-    from symbolic_automl.keras.norm_activation import BatchNormActivation
     from symbolic_automl.keras.transfer import compare_norm_activations
+
+    return compare_norm_activations(model, held_out_layers(found, groups), train, validation,
+                                    steps=steps, seeds=seeds, **kwargs)
+
+
+def held_out_layers(found: NormActivation, groups: int = 32) -> Dict[str, NormActivation]:
+    """The rows of `held_out_comparison`: BN-ReLU, EvoNorm-B0, EvoNorm-S0 and `found`.
+
+    BN-ReLU has the reference's constants (tensorflow/tpu `resnet_model.py`,
+    `batch_norm_relu`: momentum 0.9, epsilon 1e-5), the decay of B0's moving
+    variance too: Keras' default momentum 0.99 would leave the moving statistics
+    far from settled after a short proxy training.
+    """
+    # pylint: disable=g-import-not-at-top
+    from symbolic_automl.keras.norm_activation import BatchNormActivation
     from symbolic_automl.spaces import evonorm
 
-    layers = {"BN-ReLU": BatchNormActivation("relu"), "EvoNorm-B0": evonorm.evonorm_b0(),
-              "EvoNorm-S0": evonorm.evonorm_s0(), "found": found}
-    return compare_norm_activations(model, layers, train, validation, steps=steps,
-                                    seeds=seeds, **kwargs)
+    return {"BN-ReLU": BatchNormActivation("relu", momentum=0.9, epsilon=1e-5),
+            "EvoNorm-B0": evonorm.evonorm_b0(), "EvoNorm-S0": evonorm.evonorm_s0(groups=groups),
+            "found": found}

@@ -125,3 +125,31 @@ def paper_anchors(width_multiplier: float = 0.125, depth_multiplier: float = 0.3
                     input_shape=tuple(input_shape), num_classes=num_classes)
     return [Anchor(name, functools.partial(_paper_anchor, name=name, settings=settings))
             for name in names]
+
+
+def held_out_network(input_shape: Sequence[int] = (8, 8, 1), num_classes: int = 10,
+                     stem_channels: int = 16, num_stacks: int = 2):
+    """A network the search does not train in, for the held-out transfer comparison.
+
+    A NAS-Bench-101 network (`symbolic_automl.spaces.nasbench101`) around the
+    Inception-like cell of the NAS-Bench-101 paper (a 1×1 and three 3×3
+    conv-BN-ReLU vertices and a 3×3 max-pool): another family than the anchors
+    (post-activation convolutions, cells of parallel branches), with a
+    `norm_act` slot at every conv. Batch norm momentum 0.9 (short proxy runs).
+
+    Example::
+
+        table = spaces.anchors.held_out_comparison(held_out_network(), found, train, val)
+    """
+    # pylint: disable=g-import-not-at-top
+    from symbolic_automl.spaces import nasbench101
+
+    matrix = [[0, 1, 1, 1, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 1],
+              [0, 0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 1],
+              [0, 0, 0, 0, 0, 0, 0]]
+    ops = ["input", "conv1x1-bn-relu", "conv3x3-bn-relu", "conv3x3-bn-relu",
+           "conv3x3-bn-relu", "maxpool3x3", "output"]
+    return nasbench101.NASBench101Network(
+        nasbench101.NASBench101Cell.from_spec(matrix, ops), input_shape=tuple(input_shape),
+        num_classes=num_classes, stem_channels=stem_channels, num_stacks=num_stacks,
+        cells_per_stack=1, bn_momentum=0.9)

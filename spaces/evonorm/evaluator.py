@@ -153,11 +153,10 @@ class EvoNormEvaluator:
         self._built_models = True
         try:
             self._train_in_anchors(graph, metrics, seconds)
-        finally:  # Rejected or not: the metrics (also the RejectedError's) get the times.
-            metrics.update({f"{k}_seconds": v for k, v in seconds.items()})
-            # Training (inside `fit`, its tracing included) in the checks and after.
-            metrics["train_seconds"] = seconds["quality_fit"] + seconds["train_on"]
-        metrics["stage"] = "trained"
+        except RejectedError as e:  # It holds a copy of the metrics: add the times.
+            e.metrics.update(_times(seconds))
+            raise
+        metrics.update(_times(seconds), stage="trained")
         return metrics
 
     def _train_in_anchors(self, graph, metrics: Dict[str, Any], seconds) -> None:
@@ -236,6 +235,14 @@ class EvoNormEvaluator:
         if not np.all(np.isfinite(logits)):
             return 0.0
         return float(np.mean(np.argmax(logits, axis=-1) == self.y_val))
+
+
+def _times(seconds: Dict[str, float]) -> Dict[str, float]:
+    """`<part>_seconds` metrics, and `train_seconds`: all time inside `fit`
+    (its tracing included), in the quality steps and after."""
+    times = {f"{part}_seconds": value for part, value in seconds.items()}
+    times["train_seconds"] = seconds.get("quality_fit", 0.0) + seconds.get("train_on", 0.0)
+    return times
 
 
 @contextlib.contextmanager

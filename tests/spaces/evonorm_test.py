@@ -406,6 +406,39 @@ def test_evaluator_restores_signatures_on_resume():
     assert e.value.metrics["stage"] == "duplicate"
 
 
+def test_evaluator_rejects_an_unstable_layer_at_the_stability_stage(monkeypatch):
+    data = evonorm.searching.load_data("digits", 8, limit=64)
+    mobilenet = [a for a in evonorm.anchors.tiny_anchors() if a.name == "mobilenet"]
+    evaluator = evonorm.EvoNormEvaluator(mobilenet, data)
+    clears = []
+    real_clear = keras.backend.clear_session
+    monkeypatch.setattr(keras.backend, "clear_session",
+                        lambda **kw: clears.append(kw) or real_clear(**kw))
+    # A structural rejection builds no model: no session to clear (a clear_session
+    # with its garbage collection per candidate took 40% of a search's time).
+    for _ in range(3):
+        with pytest.raises(evonorm.searching.symbolic_automl.RejectedError, match="no_input"):
+            evaluator(LayerGraph(nodes=[Node(op="tanh", inputs=[3, 0])], groups=4), None)
+    assert clears == []
+    # x / v1: finite at v1 = 1, but a small perturbation of v1 blows the gradient up.
+    unstable = LayerGraph(nodes=[Node(op="div", inputs=[0, 3])], groups=4)
+    with pytest.raises(evonorm.searching.symbolic_automl.RejectedError,
+                       match=r"stability: adversarial gradient norm \S+ > 1000 in anchor "
+                             "mobilenet") as e:
+        evaluator(unstable, None)
+    metrics = e.value.metrics
+    assert metrics["stage"] == "stability" and metrics["grad_norm_mobilenet"] > 1e3
+    assert "quality_acc_mobilenet" not in metrics and metrics["formula"] == "x / v1"
+    assert metrics["build_seconds"] > 0 and metrics["stability_seconds"] > 0
+    assert metrics["train_seconds"] == 0.0
+    assert len(clears) == 1  # before this first build
+    # The next candidate that builds models clears the session of this one.
+    with pytest.raises(evonorm.searching.symbolic_automl.RejectedError, match="stability"):
+        evaluator(LayerGraph(nodes=[Node(op="div", inputs=[0, 3]), Node(op="neg", inputs=[4, 0])],
+                             groups=4), None)
+    assert len(clears) == 2
+
+
 @pytest.mark.slow
 def test_quality_check_rejects_a_layer_that_cannot_learn_and_passes_known_ones():
     data = evonorm.searching.load_data("digits", 8)
