@@ -181,6 +181,10 @@ def survivors_section(survivors, subsample, processes, train_steps, seed, log, l
     return outcomes
 
 
+def mean_accuracy(outcome) -> float:
+    return float(np.mean([v for k, v in outcome["metrics"].items() if k.startswith("acc_")]))
+
+
 def survivors_table(outcomes, lines):
     """The outcome table of evaluated survivors (also from a `--log` file: `--from_log`)."""
     n = len(outcomes)
@@ -210,12 +214,10 @@ def survivors_table(outcomes, lines):
             f"{stage} in {anchor}: {k}" for (stage, anchor), k in sorted(anchors.items())) + ".")
     trained = by_stage.get("trained", [])
     if trained:
-        best = sorted(trained, key=lambda o: -np.mean(
-            [v for k, v in o["metrics"].items() if k.startswith("acc_")]))[:3]
+        best = sorted(trained, key=lambda o: -mean_accuracy(o))[:3]
         lines.append("\nBest fully trained survivors (mean validation accuracy over the "
-                     "anchors): " + "; ".join(
-                         f"`{o['formula']}` {np.mean([v for k, v in o['metrics'].items() if k.startswith('acc_')]):.3f}"  # noqa: E501
-                         for o in best) + ".")
+                     "anchors): " + "; ".join(f"`{o['formula']}` {mean_accuracy(o):.3f}"
+                                              for o in best) + ".")
 
 
 # -------------------------------------------------------------- 3. throughput
@@ -233,23 +235,33 @@ def throughput(trials, max_rejections, train_steps, seed, lines):
                             tournament_size=2, max_trials=trials, root_dir=root, groups=GROUPS,
                             train_steps=train_steps, seed=seed, max_rejections=max_rejections)
     wall, cpu = time.time() - wall, time.process_time() - cpu
-    evaluated = len(result.trials)
-    parts = {p: sum(t.metrics.get(f"{p}_seconds", 0.0) for t in result.trials) for p in PARTS}
+    throughput_report(result, wall, cpu, train_steps, lines)
+    lines.append(f"\nEnd: {load()}.")
+    return result
+
+
+def throughput_report(result, wall, cpu, train_steps, lines):
+    """Candidates per CPU-minute and where the wall time went, part by part."""
+    trials = [t for t in result.trials if t.status != "running"]
+    evaluated, trained = len(trials), sum(t.status == "completed" for t in trials)
+    parts = {p: sum(t.metrics.get(f"{p}_seconds", 0.0) for t in trials) for p in PARTS}
     fit = parts["quality_fit"] + parts["train_on"]
-    lines.append(f"- candidates evaluated: {evaluated} ({result.count('completed')} trained, "
-                 f"rejections by stage {result.rejections()})")
+    rejections = collections.Counter(t.metrics.get("stage") for t in trials
+                                     if t.status == "rejected")
+    lines.append(f"- candidates evaluated: {evaluated} ({trained} trained, rejections by "
+                 f"stage {dict(rejections)})")
     lines.append(f"- wall {wall:.0f} s, process CPU {cpu:.0f} s: "
                  f"**{evaluated / (cpu / 60):.1f} candidates per CPU-minute**, "
-                 f"{result.count('completed') / (cpu / 60):.2f} trained per CPU-minute")
+                 f"{trained / (cpu / 60):.2f} trained per CPU-minute")
     lines.append(f"- inside `fit` (training, its tracing included): {fit:.0f} s = "
                  f"{fit / wall:.0%} of wall; **outside training: {1 - fit / wall:.0%}**")
     # Tracing inside fit: the first fit of each model traces; `train_on` fits do not.
-    trained = [t for t in result.trials if t.status == "completed"]
+    completed = [t for t in trials if t.status == "completed"]
     quality_runs = sum(len([k for k in t.metrics if k.startswith("quality_acc_")])
-                       for t in result.trials)
-    if trained and train_steps > 100:
-        per_step = (sum(t.metrics["train_on_seconds"] for t in trained)
-                    / (len(trained) * 3 * (train_steps - 100)))
+                       for t in trials)
+    if completed and train_steps > 100:
+        per_step = (sum(t.metrics["train_on_seconds"] for t in completed)
+                    / (len(completed) * 3 * (train_steps - 100)))
         tracing = parts["quality_fit"] - per_step * 100 * quality_runs
         lines.append(f"- of the time inside `fit`, tracing the train step (estimated as the "
                      f"first fit's time minus 100 steps at the traced step's {per_step * 1e3:.1f}"
@@ -261,8 +273,16 @@ def throughput(trials, max_rejections, train_steps, seed, lines):
         lines.append(f"| {part} | {parts[part]:.1f} | {parts[part] / wall:.1%} |")
     lines.append(f"| search loop, store, materializing, algorithm | {loop:.1f} | "
                  f"{loop / wall:.1%} |")
-    lines.append(f"\nEnd: {load()}.\n\nPareto front:\n\n```\n" + result.pareto_table() + "\n```")
-    return result
+    lines.append("\nPareto front:\n\n```\n" + result.pareto_table() + "\n```")
+
+
+def stored_result(root_dir):
+    store = symbolic_automl.TrialStore.in_dir(root_dir)
+    try:
+        return evonorm.searching.EvoNormResult(store.trials(), store.get_meta("objectives"),
+                                               root_dir)
+    finally:
+        store.close()
 
 
 # ---------------------------------------------------------------- 4. transfer
@@ -276,25 +296,11 @@ def found_layer(result):
     return best.model, best
 
 
-def held_out_network():
-    """A NAS-Bench-101 network (Inception-like cell, conv-BN-ReLU): not a search anchor."""
-    from symbolic_automl.spaces import nasbench101 as nb  # pylint: disable=g-import-not-at-top
-
-    matrix = [[0, 1, 1, 1, 0, 1, 0], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 1],
-              [0, 0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 0, 0, 1], [0, 0, 0, 0, 0, 0, 1],
-              [0, 0, 0, 0, 0, 0, 0]]
-    ops = ["input", "conv1x1-bn-relu", "conv3x3-bn-relu", "conv3x3-bn-relu",
-           "conv3x3-bn-relu", "maxpool3x3", "output"]
-    return nb.NASBench101Network(nb.NASBench101Cell.from_spec(matrix, ops),
-                                 input_shape=(8, 8, 1), stem_channels=16, num_stacks=2,
-                                 cells_per_stack=1, bn_momentum=0.9)
-
-
 def transfer(found, source, seeds, steps, lines):
     from symbolic_automl.spaces import anchors  # pylint: disable=g-import-not-at-top
 
     (x, y), (x_val, y_val) = evonorm.searching.load_data("digits", 8)
-    network = held_out_network()
+    network = evonorm.anchors.held_out_network(input_shape=x.shape[1:])
     lines.append(f"\n## Transfer to a held-out architecture ({steps} steps, {len(seeds)} seeds)"
                  "\n")
     lines.append(f"Held out: a NAS-Bench-101 network (Inception-like cell: 1×1, three 3×3 "
@@ -335,6 +341,10 @@ def main():
     parser.add_argument("--found_from", default=None,
                         help="Root dir of an evonorm search whose best front layer transfers "
                              "(default: the throughput search's).")
+    parser.add_argument("--throughput_from", default=None,
+                        help="Only report the throughput of the search stored there "
+                             "(with --throughput_cpu, its process CPU seconds).")
+    parser.add_argument("--throughput_cpu", type=float, default=float("nan"))
     parser.add_argument("--from_log", default=None,
                         help="Only print the survivors table of an earlier --log file.")
     parser.add_argument("--seed", type=int, default=0)
@@ -354,6 +364,18 @@ def main():
             survivors_table([json.loads(line) for line in f if line.strip()], lines)
         print("\n".join(lines))
         return
+    if args.throughput_from:
+        # A search stopped early: its finished trials, wall from their timestamps,
+        # CPU as measured outside (e.g. /proc/<pid>/stat at the stop, less start-up).
+        result = stored_result(args.throughput_from)
+        finished = [t for t in result.trials if t.status != "running"]
+        wall = max(t.finished for t in finished) - min(t.created for t in result.trials)
+        lines.append(f"\n## Search throughput (the stored search {args.throughput_from}, "
+                     f"stopped after {len(finished)} finished candidates; CPU "
+                     f"{args.throughput_cpu:.0f} s measured from /proc at the stop)\n")
+        throughput_report(result, wall, args.throughput_cpu, args.train_steps, lines)
+        print("\n".join(lines))
+        return
     survivors, result = [], None
     if "funnel" in sections or "survivors" in sections:
         survivors, _ = funnel(args.graphs, args.seed, lines)
@@ -365,13 +387,7 @@ def main():
                             lines)
     if "transfer" in sections:
         if args.found_from:
-            store = symbolic_automl.TrialStore.in_dir(args.found_from)
-            try:
-                stored = evonorm.searching.EvoNormResult(
-                    store.trials(), store.get_meta("objectives"), args.found_from)
-            finally:
-                store.close()
-            found, trial = found_layer(stored)
+            found, trial = found_layer(stored_result(args.found_from))
             source = f"trial {trial.id} of {args.found_from}" if trial else ""
         elif result is not None:
             found, trial = found_layer(result)

@@ -15,7 +15,7 @@ NAS-Bench-101 network, `evonorm.anchors.held_out_network`;
     python demos/evonorm_search.py                       # offline digits, ~10 min on 2 cores
     python demos/evonorm_search.py --dataset=cifar10     # keras.datasets (needs network)
     python demos/evonorm_search.py --anchors=paper       # spaces.anchors families (slower)
-    python demos/evonorm_search.py --max_trials=1 --population=1 --quality_steps=5 \
+    python demos/evonorm_search.py --max_trials=1 --population=2 --quality_steps=5 \
         --train_steps=5 --quality_threshold=0 --baselines=false --transfer_seeds=1 \
         --transfer_steps=2                                                 # smoke run
 

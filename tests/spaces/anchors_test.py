@@ -191,3 +191,15 @@ def test_held_out_comparison_trains_bn_relu_b0_s0_and_the_found_layer(digits16):
         assert len(acc) == 2 and np.all((acc >= 0) & (acc <= 1))
         assert row.stderr == pytest.approx(acc.std(ddof=1) / np.sqrt(2))
     assert table.architecture == "PreActResNet"
+
+
+def test_held_out_rows_use_the_reference_batch_norm_constants():
+    pytest.importorskip("symbolic_automl.spaces.evonorm")
+    layers = anchors.held_out_layers(GroupNormSwish(), groups=4)
+    assert list(layers) == ["BN-ReLU", "EvoNorm-B0", "EvoNorm-S0", "found"]
+    bn = layers["BN-ReLU"]
+    # tensorflow/tpu batch_norm_relu: momentum 0.9, epsilon 1e-5 (not Keras' 0.99, 1e-3).
+    assert (bn.activation, bn.momentum, bn.epsilon) == ("relu", 0.9, 1e-5)
+    assert layers["EvoNorm-S0"].groups == 4 and layers["EvoNorm-B0"].momentum == 0.9
+    assert str(layers["EvoNorm-S0"]) == "x·σ(v1·x) / s_{w,h,c/g}(x)"
+    assert pg.eq(layers["found"], GroupNormSwish())

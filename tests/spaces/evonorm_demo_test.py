@@ -14,7 +14,7 @@ DEMO = pathlib.Path(__file__).resolve().parents[2] / "demos" / "evonorm_search.p
 @pytest.mark.slow
 def test_demo_searches_prints_the_front_and_the_transfer_table(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES="")
-    command = [sys.executable, str(DEMO), "--max_trials=1", "--population=1", "--tournament=1",
+    command = [sys.executable, str(DEMO), "--max_trials=1", "--population=2", "--tournament=2",
                "--quality_steps=5", "--train_steps=5", "--quality_threshold=0",
                "--baselines=false", "--transfer_seeds=2", "--transfer_steps=2",
                f"--root_dir={tmp_path / 'run'}"]

@@ -502,3 +502,20 @@ def test_paper_anchor_families_take_a_layer_graph():
     assert graph_layers and not any(
         isinstance(l, keras.layers.BatchNormalization) for l in model.layers)
     assert model(np.zeros((2, 16, 16, 1), "float32")).shape == (2, 10)
+
+
+def test_held_out_network_takes_the_layer_at_every_conv():
+    from symbolic_automl.keras import replace_norm_activation  # pylint: disable=g-import-not-at-top
+
+    network = evonorm.anchors.held_out_network()
+    default = network.to_keras()
+    batch_norms = sum(isinstance(l, keras.layers.BatchNormalization) for l in default.layers)
+    # Stem + per cell: the 1x1 and three 3x3 conv vertices and the input projections.
+    assert batch_norms > 8
+    swapped = replace_norm_activation(network, evonorm.evonorm_s0(groups=4)).to_keras()
+    graphs = [l for l in swapped.layers if isinstance(l, evonorm.EvoNormGraph)]
+    assert len(graphs) == batch_norms
+    assert not any(isinstance(l, keras.layers.BatchNormalization) for l in swapped.layers)
+    assert swapped.output_shape == default.output_shape == (None, 10)
+    # Not one of the search's anchors.
+    assert swapped.name not in {a.name for a in evonorm.anchors.tiny_anchors()}
