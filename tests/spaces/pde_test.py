@@ -204,3 +204,30 @@ def test_jax_backend():
                                  "JAX_PLATFORMS": "cpu"})
     assert result.returncode == 0, result.stderr[-3000:]
     assert "jax ok" in result.stdout
+
+
+@pytest.mark.slow
+def test_relaxed_cnn_starts_at_its_error_and_xd_training_lowers_it(tmp_path):
+    # The XD paper's workflow at toy size: relax a (built) CNN backbone, check it
+    # computes the same, train weights and K-matrices with their two optimizers.
+    from symbolic_automl.spaces import xd  # pylint: disable=g-import-not-at-top
+
+    (x, y), _ = data.load("burgers", resolution=32, n_train=16, n_test=1, fine_grid=64,
+                          dt=2e-3, cache_dir=str(tmp_path))
+    keras.utils.set_random_seed(0)
+    cnn = pde.cnn1d(resolution=32, width=8, kernel_size=5, projection=16).to_keras()
+    relaxed = xd.relax(cnn)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(relaxed(x)),
+                               keras.ops.convert_to_numpy(cnn(x)), rtol=1e-4, atol=1e-5)
+    recipe = xd.XDTraining(**pde.fno_training(epochs=10, batch_size=4, learning_rate=5e-3)
+                           .sym_init_args, arch_learning_rate=1e-2)
+    relaxed.compile(recipe.make_optimizer(4), recipe.make_loss(),
+                    metrics=recipe.make_metrics())
+    start = relaxed.evaluate(x, y, verbose=0, return_dict=True)["relative_l2"]
+    arch_before = [keras.ops.convert_to_numpy(v) for v in xd.arch_variables(relaxed)]
+    relaxed.fit(x, y, epochs=10, batch_size=4, verbose=0)
+    after = relaxed.evaluate(x, y, verbose=0, return_dict=True)["relative_l2"]
+    assert after < 0.75 * start
+    moved = [np.abs(keras.ops.convert_to_numpy(v) - b).max()
+             for v, b in zip(xd.arch_variables(relaxed), arch_before)]
+    assert len(moved) == 12 and min(moved) > 0  # M, L, K of each of the 4 blocks

@@ -127,3 +127,38 @@ def test_rectangular_kernel_and_conv3d_fixed():
     layer = xd.XD.from_conv(conv3, arch="fixed")
     assert type(layer) is xd.XD and layer.rank == 3
     np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(x3)), expected3, atol=1e-5)
+
+
+# The grid's sizes (<= 32) are all below butterfly.DENSE_MAX_SIZE, where each
+# K-matrix block is one dense matmul; longer inputs (the PDE's 256-1024) run the
+# two-stage block path. Forcing it here checks that path, and deeper K-matrices
+# (extra blocks start as the identity), on a covering sample of both ranks.
+TWO_STAGE_SAMPLE = [
+    ("conv1d", ((2, 3), 15, 5, 2, 1, "same")),
+    ("conv1d", ((2, 3), 16, 17, 1, 1, "circular")),
+    ("conv1d", ((1, 1), 16, 3, 1, 3, "valid")),
+    ("conv2d", ((2, 3), 15, 3, 1, 2, "circular")),
+    ("depthwise2d", ((2, 3), 16, 4, 2, 1, "same")),
+]
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+@pytest.mark.parametrize("kind, case", TWO_STAGE_SAMPLE, ids=lambda v: v if isinstance(v, str)
+                         else _id(v))
+def test_two_stage_path_and_deeper_kmatrices_stay_exact(kind, case, depth, monkeypatch):
+    from symbolic_automl.spaces.xd import butterfly  # pylint: disable=g-import-not-at-top
+
+    monkeypatch.setattr(butterfly, "DENSE_MAX_SIZE", 0)
+    channels, n, k, d, s, padding = case
+    conv = _make_conv(kind, channels, k, d, s, padding)
+    rng = np.random.RandomState(7)
+    shape = (2, n, channels[0]) if kind == "conv1d" else (2, n, n - 1, channels[0])
+    x = rng.randn(*shape).astype("float32")
+    conv.build(x.shape)
+    conv.set_weights([rng.randn(*w.shape).astype("float32") for w in conv.get_weights()])
+    expected = keras.ops.convert_to_numpy(conv(x))
+    layer = xd.XD.from_conv(conv, arch="butterfly", depth=depth)
+    got = keras.ops.convert_to_numpy(layer(x))
+    error = np.linalg.norm(got - expected) / np.linalg.norm(expected)
+    assert error < 1e-5, f"relative L2 {error:.2e}"
+    assert all(v.shape[0] == depth for v in layer.arch_variables)
