@@ -194,8 +194,16 @@ class TrialLoop:
 
     def _absorb_elsewhere(self, pending: Dict[int, proposals_lib.Proposal]
                           ) -> List[trial_lib.Trial]:
-        """Feeds the trials other workers finished to the algorithm; returns them."""
+        """Feeds the trials other workers finished to the algorithm; returns them.
+
+        The early-stopping policy hears of them too (PyGlove's `recover`
+        replays their reports), unless it saw them here already: running when
+        this search began, or taken over from this worker.
+        """
         finished = self.recorder.finished_elsewhere()
+        if self.early_stopping is not None and finished:
+            unseen = [t for t in finished if t.id not in pending and t.id not in self._in_flight]
+            self.early_stopping.recover([self.objectives.pg_trial(t) for t in unseen])
         for trial in finished:
             # The algorithm's own proposal when it knows the trial (recovered as
             # running, or taken over from this worker), so it is told once.

@@ -236,8 +236,16 @@ SEARCH = textwrap.dedent("""
     hang_at = int(os.environ.get("HANG_AT", "0"))
     evaluations = []
 
+    seen = set()  # Trials the early-stopping policy heard of.
+
+    class Watching(pg.tuning.EarlyStoppingPolicy):
+        def should_stop_early(self, trial):
+            seen.add(trial.id)
+            return False
+
     def evaluate(model, context):
         evaluations.append(context.trial_id)
+        context.report(1, {"reward": 0.0})
         with open(os.path.join(root_dir, "evaluations.log"), "a") as log:
             log.write(f"{context.trial_id} {os.getpid()}\\n")
         if len(evaluations) == hang_at:
@@ -253,9 +261,11 @@ SEARCH = textwrap.dedent("""
                                                    seed=len(name))
     result = sa.search(pg.Dict(a=pg.oneof(list(range(10))), b=pg.floatv(0.0, 1.0)),
                        algorithm=algorithm, evaluator=evaluate, max_trials=budget,
-                       root_dir=root_dir, progress=False, parallelism=parallelism)
-    # Every trial of every worker reached this worker's algorithm.
-    print("feedbacks", algorithm.num_feedbacks, "trials", len(result.trials))
+                       root_dir=root_dir, progress=False, parallelism=parallelism,
+                       early_stopping=Watching())
+    # Every trial of every worker reached this worker's algorithm and policy.
+    print("feedbacks", algorithm.num_feedbacks, "trials", len(result.trials),
+          "stopping policy saw", len(seen))
 """)
 
 
@@ -319,7 +329,7 @@ def test_two_processes_share_one_store_and_finish_the_budget_exactly(tmp_path):
                  for p in workers.values()}
     assert all(n > 0 for n in by_worker.values()), by_worker  # Both did share the work.
     for out in outputs.values():
-        assert f"feedbacks {budget} trials {budget}" in out
+        assert f"feedbacks {budget} trials {budget} stopping policy saw {budget}" in out
 
 
 @pytest.mark.slow
