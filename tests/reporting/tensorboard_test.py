@@ -157,3 +157,17 @@ def test_logger_works_under_jax_without_tensorflow(tmp_path):
     assert "backend jax tf False" in run.stdout
     experiments, starts, _, _ = read_hparams(str(tmp_path))
     assert len(experiments) == 1 and sorted(starts) == ["1", "2", "3"]
+
+
+def test_trials_in_flight_each_write_their_own_run(tmp_path):
+    logdir = str(tmp_path / "tb")
+    result = sa.search(SPACE, algorithm=pg.geno.Random(seed=5), evaluator=evaluate,
+                       objective="accuracy", max_trials=6, progress=False, parallelism=3,
+                       max_consecutive_failures=100, tensorboard_dir=logdir)
+    _, starts, _, scalars = read_hparams(logdir)
+    assert sorted(starts, key=int) == [str(t.id) for t in result.trials]
+    for trial in result.trials:
+        assert starts[str(trial.id)].hparams["filters"].number_value == trial.model.filters
+        if trial.has_reward:
+            assert [v for _, v in scalars[str(trial.id)]["epoch/accuracy"]] == pytest.approx(
+                [e * trial.model.filters / 300 for e in (1, 2, 3)])
