@@ -72,3 +72,23 @@ class LeaseLostError(StoreError):
 
 class TooManyFailuresError(SymbolicAutoMLError):
     """Raised when too many trials in a row have failed."""
+
+
+class ObjectiveNotReturnedError(SymbolicAutoMLError, KeyError):
+    """The evaluator returned metrics without a value for an objective.
+
+    The search stops with it when this happens on its first evaluation that
+    returns metrics: the objective is misnamed, and every trial would fail.
+
+    Attributes:
+      missing: the objective names with no value.
+      returned: the metric names the evaluator did return.
+    """
+
+    def __init__(self, message: str, missing=(), returned=()):
+        super().__init__(message)
+        self.missing = list(missing)
+        self.returned = list(returned)
+
+    def __str__(self):  # KeyError's own would show the message in quotes.
+        return str(self.args[0]) if self.args else ""

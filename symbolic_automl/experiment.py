@@ -31,6 +31,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 
 import pyglove as pg
 
+from symbolic_automl import arguments
 from symbolic_automl import callbacks as callbacks_lib
 from symbolic_automl import executors
 from symbolic_automl import loop as loop_lib
@@ -122,13 +123,11 @@ def search(space: Any,
     Returns:
       A `Result` with every trial, `best`, `top(k)` and `pareto_front()`.
     """
-    if max_trials is None and isinstance(evaluator, int):
-        raise TypeError(
-            f"search's third argument is the evaluator, got {evaluator!r}: pass "
-            f"max_trials={evaluator} by keyword (sa.search(model, algorithm, "
-            f"max_trials={evaluator}) uses the model's recorded compile/fit).")
-    if not isinstance(max_trials, int) or max_trials < 1:
-        raise ValueError(f"max_trials must be a positive int, got {max_trials!r}.")
+    arguments.check_search_arguments(
+        evaluator=evaluator, max_trials=max_trials, root_dir=root_dir,
+        early_stopping=early_stopping, max_consecutive_failures=max_consecutive_failures,
+        max_rejections=max_rejections, keep_models=keep_models, executor=executor,
+        parallelism=parallelism, progress=progress, tensorboard_dir=tensorboard_dir)
     if evaluator is None:
         evaluator = _recorded_evaluator(space)
     if not callable(evaluator):
@@ -148,7 +147,7 @@ def search(space: Any,
     executor = executor or executors.InProcess()
     searched = _search_space(space, evaluator, weight_sharing)
     recorder = recording.Recorder(root_dir, searched, objectives, keep_models,
-                                  study=study, parent_id=parent_id)
+                                  study=study, parent_id=parent_id, evaluator=evaluator)
 
     def make_loop(dna_generator, trial_evaluator, trial_executor=None):
         return loop_lib.TrialLoop(
@@ -157,7 +156,9 @@ def search(space: Any,
             parallelism=parallelism if trial_executor is None else None,
             early_stopping=early_stopping, max_consecutive_failures=max_consecutive_failures,
             max_rejections=10 * max_trials if max_rejections is None else max_rejections,
-            observers=observers)
+            observers=observers,
+            # One derived trial: its metrics may lack the objective (inherited weights).
+            stop_on_missing_objective=not weight_sharing)
 
     result = None
     try:

@@ -38,7 +38,9 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 from absl import logging
 import pyglove as pg
 
+from symbolic_automl import arguments
 from symbolic_automl import callbacks as callbacks_lib
+from symbolic_automl import compatibility
 from symbolic_automl import errors
 from symbolic_automl import executors
 from symbolic_automl import objectives as objectives_lib
@@ -71,6 +73,9 @@ class TrialLoop:
       max_consecutive_failures: stop after this many failed trials in a row.
       max_rejections: stop once this many trials were rejected in all (None: no cap).
       observers: search callbacks.
+      stop_on_missing_objective: stop with `ObjectiveNotReturnedError` when the
+        first metrics returned lack an objective (every trial would fail);
+        otherwise that trial just fails.
     """
 
     def __init__(self, space: space_lib.Space, proposer: proposals_lib.Proposer,
@@ -79,7 +84,7 @@ class TrialLoop:
                  executor: executors.Executor, parallelism: Optional[int] = None,
                  early_stopping: Optional[pg.tuning.EarlyStoppingPolicy] = None,
                  max_consecutive_failures: int = 5, max_rejections: Optional[int] = None,
-                 observers: Sequence[Any] = ()):
+                 observers: Sequence[Any] = (), stop_on_missing_objective: bool = True):
         self.space = space
         self.proposer = proposer
         self.evaluator = evaluator
@@ -97,12 +102,15 @@ class TrialLoop:
         # Outcomes of trials that ended before reaching the executor (their model
         # did not build), returned ahead of the executor's.
         self._ready: List[executors.Outcome] = []
+        self._objective_checked = not stop_on_missing_objective
+        self._objective_error: Optional[errors.ObjectiveNotReturnedError] = None
 
     def run(self, max_trials: int, show_progress: bool = True) -> None:
         """Runs trials until `max_trials` counted ones (rejections do not count) are recorded.
 
         Raises:
           TooManyFailuresError: `max_consecutive_failures` failed in a row.
+          ObjectiveNotReturnedError: the first metrics returned lack an objective.
         """
         trials = self.recorder.trials
         self.proposer.setup()
@@ -124,8 +132,10 @@ class TrialLoop:
         finished = len(trials) - counts[trial_lib.RUNNING] - rejected
         progress = reporting.Progress(max_trials, min(finished, max_trials), show_progress,
                                       counts=counts)
-        consecutive_failures: List[trial_lib.Trial] = []
+        consecutive_failures = compatibility.trailing_failures(trials)  # Survives resume.
         failures_error = None
+        # A recorded reward shows that the evaluator produces the objective.
+        self._objective_checked = self._objective_checked or any(t.has_reward for t in trials)
         best = trial_lib.Result(trials, self.objectives.names).best
         proposing = True
         try:
@@ -164,7 +174,10 @@ class TrialLoop:
                     # trials to finish, or for a dead one's lease to end.
                     time.sleep(self.recorder.poll_seconds)
                     continue
-                for trial in self._collect():
+                ended = self._collect()
+                if self._objective_error is not None:
+                    proposing = False
+                for trial in ended:
                     if trial.has_reward and (best is None or objectives_lib.first(trial.reward)
                                              > objectives_lib.first(best.reward)):
                         best = trial
@@ -189,6 +202,8 @@ class TrialLoop:
                         proposing = False
         finally:
             progress.close()
+        if self._objective_error is not None:
+            raise self._objective_error
         if failures_error is not None:
             raise failures_error
 
@@ -252,6 +267,15 @@ class TrialLoop:
                 # Another worker took it over (this one's lease ran out): its run
                 # is recorded, and comes back through `_absorb_elsewhere`.
                 continue
+            if not self._objective_checked and isinstance(outcome.metrics, dict):
+                # The first metrics returned tell whether the objective can be
+                # produced at all; if not, stop rather than fail every trial.
+                self._objective_checked = True
+                try:
+                    arguments.check_objectives_returned(self.objectives.names, outcome.metrics,
+                                                        stop_after=trial.id)
+                except errors.ObjectiveNotReturnedError as e:
+                    self._objective_error = e
             self.proposer.tell(running.proposal, trial)
             if self.observers:
                 callbacks_lib.notify(self.observers, "on_trial_end", trial)

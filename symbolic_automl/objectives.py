@@ -14,6 +14,7 @@ from typing import Any, Optional, Sequence, Union
 
 import pyglove as pg
 
+from symbolic_automl import arguments
 from symbolic_automl import trial as trial_lib
 
 Objective = Union[str, Sequence[str]]
@@ -56,14 +57,13 @@ class Objectives:
         """The reward of final metrics (higher is better).
 
         Raises:
-          KeyError: an objective is missing (the metrics there are named).
+          ObjectiveNotReturnedError: an objective is missing (a KeyError; the
+            metrics there are named).
           FloatingPointError: an objective is NaN or infinite.
         """
+        arguments.check_objectives_returned(self.names, metrics)
         values = []
         for name, direction in zip(self.names, self.directions):
-            if name not in metrics:
-                raise KeyError(f"The evaluator returned no {name!r} (the objective); "
-                               f"it returned {sorted(metrics)}.")
             value = float(metrics[name])
             if not math.isfinite(value):
                 raise FloatingPointError(f"Objective {name!r} is {value}.")

@@ -28,6 +28,7 @@ from typing import Any, Callable, List, Optional
 from absl import logging
 import pyglove as pg
 
+from symbolic_automl import compatibility
 from symbolic_automl import errors
 from symbolic_automl import export
 from symbolic_automl import objectives as objectives_lib
@@ -35,34 +36,6 @@ from symbolic_automl import reporting
 from symbolic_automl import space as space_lib
 from symbolic_automl import storage
 from symbolic_automl import trial as trial_lib
-
-
-def check_or_record_space(store: storage.TrialStore, space: space_lib.Space,
-                          objectives: objectives_lib.Objectives) -> None:
-    """Records what a new store searches; refuses to resume a store that searched otherwise.
-
-    Raises:
-      StoreError: the store holds a search over another space or objective.
-    """
-    fingerprint = space.fingerprint()
-    recorded = store.get_meta("space_fingerprint")
-    if recorded is None:
-        store.set_meta("space_fingerprint", fingerprint)
-        store.set_meta("space", space.to_json_str())
-        store.set_meta("objectives", objectives.names)
-        store.set_meta("directions", objectives.directions)
-        store.set_meta("created", time.time())
-    elif recorded != fingerprint:
-        raise errors.StoreError(
-            f"{store.path} holds a search over a different search space "
-            f"(fingerprint {recorded}, this space's is {fingerprint}). Resuming it with "
-            "another space would mix incomparable trials: use a new root_dir.")
-    else:
-        recorded_objectives = store.get_meta("objectives")
-        if recorded_objectives != objectives.names:
-            raise errors.StoreError(
-                f"{store.path} was searched for objective {recorded_objectives}, "
-                f"not {objectives.names}: use a new root_dir.")
 
 
 class Recorder:
@@ -74,6 +47,8 @@ class Recorder:
       objectives: what the search scores (ranks the kept models).
       keep_models: how many best trained `.keras` models to keep.
       study, parent_id: which search of the store this is (see `search`).
+      evaluator: the search's evaluator, whose recipe a resume must keep
+        (see `symbolic_automl.compatibility`).
 
     Attributes:
       trials: every trial of the store, in id order: all of them when the
@@ -82,14 +57,16 @@ class Recorder:
 
     def __init__(self, root_dir: Optional[str], space: space_lib.Space,
                  objectives: objectives_lib.Objectives, keep_models: int = 3,
-                 study: Optional[str] = None, parent_id: Optional[int] = None):
+                 study: Optional[str] = None, parent_id: Optional[int] = None,
+                 evaluator: Any = None):
         self.root_dir = root_dir
         self.space = space
         self.objectives = objectives
         self.keep_models = keep_models
         self.store = storage.TrialStore.in_dir(root_dir, study=study, parent_id=parent_id)
         try:
-            check_or_record_space(self.store, space, objectives)
+            compatibility.check_or_record(self.store, space, evaluator, objectives.names,
+                                          objectives.directions)
             self.trials: List[trial_lib.Trial]
             # The cursor of `finished_elsewhere`, at the moment of this snapshot.
             self.trials, self._cursor = self.store.snapshot()

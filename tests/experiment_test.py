@@ -95,11 +95,42 @@ def test_too_many_consecutive_failures_stops_with_the_last_errors(tmp_path):
     assert [t.status for t in trials] == ["failed"] * 3
 
 
-def test_missing_objective_fails_the_trial_with_the_metrics_it_had(tmp_path):
-    result = _search(tmp_path, 1, evaluator=lambda m, c: {"accuracy": 1.0},
-                     objective="val_accuracy")
-    assert result.trials[0].status == "failed"
-    assert "val_accuracy" in result.trials[0].error and "accuracy" in result.trials[0].error
+def test_missing_objective_on_the_first_trial_stops_the_search(tmp_path):
+    with pytest.raises(sa.errors.ObjectiveNotReturnedError,
+                       match=r"trial 1(.|\n)*'val_accuracy'(.|\n)*\['accuracy'\]") as caught:
+        _search(tmp_path, 10, evaluator=lambda m, c: {"accuracy": 1.0},
+                objective="val_accuracy", max_consecutive_failures=5)
+    assert caught.value.missing == ["val_accuracy"] and caught.value.returned == ["accuracy"]
+    trials = sa.TrialStore(str(tmp_path / "trials.sqlite")).trials()
+    assert [t.status for t in trials] == ["failed"]
+    assert "val_accuracy" in trials[0].error and "accuracy" in trials[0].error
+    # Fixed objective, same root_dir: no trial had a reward, so the store takes it.
+    result = _search(tmp_path, 3, evaluator=lambda m, c: {"accuracy": 1.0},
+                     objective="accuracy")
+    assert [t.status for t in result.trials] == ["failed", "completed", "completed"]
+
+
+def test_missing_objective_after_the_first_trial_fails_only_that_trial(tmp_path):
+    def sometimes(model, context):
+        return {"accuracy": 1.0} if context.trial_id == 2 else {"reward": 1.0}
+
+    result = _search(tmp_path, 4, evaluator=sometimes)
+    assert [t.status for t in result.trials] == ["completed", "failed", "completed", "completed"]
+    assert "'reward'" in result.trials[1].error and "accuracy" in result.trials[1].error
+
+
+def test_a_first_trial_that_raises_does_not_stop_the_search_for_its_objective(tmp_path):
+    def first_raises(model, context):
+        if context.trial_id == 1:
+            raise KeyError("reward")  # Not a missing objective: the evaluator raised.
+        return {"reward": 1.0}
+
+    result = _search(tmp_path, 3, evaluator=first_raises)
+    assert [t.status for t in result.trials] == ["failed", "completed", "completed"]
+    # The check waits for the first metrics returned: here trial 2's.
+    with pytest.raises(sa.errors.ObjectiveNotReturnedError, match="trial 2"):
+        _search(tmp_path / "b", 5, evaluator=lambda m, c: (
+            first_raises(m, c) if c.trial_id == 1 else {"loss": 0.5}))
 
 
 class StopAfter(pg.tuning.EarlyStoppingPolicy):

@@ -17,6 +17,7 @@ Subclasses (see `symbolic_automl.spaces.training`) override the hooks
 decay, label smoothing or augmentation.
 """
 
+import numbers
 from typing import Any
 
 import pyglove as pg
@@ -33,6 +34,12 @@ class Training(pg.Object):
     metrics: pg.typing.List(pg.typing.Any(), default=["accuracy"])
     epochs: pg.typing.Any(default=1)
     batch_size: pg.typing.Any(default=32)
+
+    def _on_bound(self):
+        super()._on_bound()
+        # Checked here, not when a trial trains: a bad value would fail every trial.
+        for name in ("epochs", "batch_size"):
+            check_positive_int(f"{type(self).__name__}({name}=...)", getattr(self, name))
 
     def make_optimizer(self, steps_per_epoch: int) -> Any:
         """A fresh Keras optimizer (one per trial: optimizers hold state)."""
@@ -55,6 +62,29 @@ class Training(pg.Object):
     def prepare_training_data(self, x: Any, y: Any = None) -> Any:
         """Hook to transform the training data (augmentation); identity here."""
         return x, y
+
+
+def check_positive_int(what: str, value: Any) -> None:
+    """Refuses `value` unless it is a positive int, or a `pg.oneof` of positive ints.
+
+    Raises:
+      TypeError, ValueError: naming `what`, the value and what was expected.
+    """
+    if isinstance(value, pg.hyper.Float):
+        raise TypeError(f"{what}: expected a positive int or a pg.oneof of positive ints, "
+                        f"got {value!r:.100}, which gives floats.")
+    if isinstance(value, pg.hyper.OneOf):
+        candidates = [c for c in value.candidates if not isinstance(c, pg.hyper.HyperValue)]
+    elif isinstance(value, pg.hyper.HyperValue):
+        return  # A custom hyper-value: its values are only known per trial.
+    else:
+        candidates = [value]
+    for candidate in candidates:
+        if not isinstance(candidate, numbers.Integral) or isinstance(candidate, bool):
+            raise TypeError(f"{what}: expected a positive int, got {candidate!r:.100} "
+                            f"(a {type(candidate).__name__}).")
+        if candidate < 1:
+            raise ValueError(f"{what}: expected a positive int, got {candidate!r}.")
 
 
 class Trainable(pg.Object):

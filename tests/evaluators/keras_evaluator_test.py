@@ -195,3 +195,29 @@ def test_define_by_run_space_with_a_searched_learning_rate(digits):
     # No root_dir, so nothing saved: the best model is rebuilt from its decisions.
     model = result.best_model()
     assert model.layers[1].units == result.best.model.decisions["units"]
+
+
+def test_garbage_is_collected_at_most_a_budget_of_the_time_between_trials(monkeypatch):
+    from symbolic_automl.evaluators import keras_evaluator  # pylint: disable=g-import-not-at-top
+
+    clock = [100.0]
+    calls = []
+
+    def collect():  # A full collection that takes one second.
+        calls.append(clock[0])
+        clock[0] += 1.0
+
+    monkeypatch.setattr(keras_evaluator.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(keras_evaluator.gc, "collect", collect)
+    frozen = []
+    monkeypatch.setattr(keras_evaluator.gc, "freeze", lambda: frozen.append(clock[0]))
+    schedule = keras_evaluator._GarbageSchedule(budget=0.1)
+    schedule.collect_if_due()  # The first trial: collect, then freeze what lives on.
+    assert calls == [100.0] and frozen == [101.0]
+    for trial_seconds in (4.0, 4.0, 4.0):  # 1 s of collecting every 10 s at most.
+        clock[0] += trial_seconds
+        schedule.collect_if_due()
+    assert calls == [100.0, 113.0] and frozen == [101.0]
+    clock[0] += 30.0  # A long trial: collect before the next one.
+    schedule.collect_if_due()
+    assert calls == [100.0, 113.0, 144.0]
