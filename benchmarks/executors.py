@@ -92,7 +92,11 @@ def throughput():
         training=sa.Training(epochs=_EPOCHS.value, batch_size=32)))
     dnas = [pg.DNA(i % 3) for i in range(_TRIALS.value)]
     models = [pg.materialize(cnn_space(), dna) for dna in dnas]
-    rows = []
+    print(f"\n(1) Throughput: {len(models)} trials of a small CNN on digits, {_EPOCHS.value} "
+          f"epochs each, after a warm-up; {len(os.sched_getaffinity(0))} CPUs")
+    print(f"{'executor':<40}{'seconds':>9}{'trials/hour':>13}{'vs 1 worker':>13}"
+          f"{'CPU s/trial':>13}", flush=True)
+    base = None
     for name, make in (
             ("LocalPool(workers=1), 1 thread", lambda: executors.LocalPool(
                 workers=1, threads_per_worker=1, trials_per_worker=1000)),
@@ -102,15 +106,10 @@ def throughput():
         with make() as executor:
             run_jobs(executor, evaluator, models[:2 * executor.capacity])  # Start + first compile.
             seconds, outcomes = run_jobs(executor, evaluator, models)
-        rows.append((name, seconds, np.mean([o.metrics["cpu_seconds"] for o in outcomes])))
-    base = rows[0][1]
-    print(f"\n(1) Throughput: {len(models)} trials of a small CNN on digits, {_EPOCHS.value} "
-          f"epochs each, after a warm-up; {len(os.sched_getaffinity(0))} CPUs")
-    print(f"{'executor':<40}{'seconds':>9}{'trials/hour':>13}{'vs 1 worker':>13}"
-          f"{'CPU s/trial':>13}")
-    for name, seconds, cpu in rows:
+        base = base or seconds
+        cpu = np.mean([o.metrics["cpu_seconds"] for o in outcomes])
         print(f"{name:<40}{seconds:>9.1f}{3600 * len(models) / seconds:>13.0f}"
-              f"{base / seconds:>12.2f}x{cpu:>13.2f}")
+              f"{base / seconds:>12.2f}x{cpu:>13.2f}", flush=True)
     print("target: 2 workers >= 1.80x one worker (on an otherwise idle machine; CPU s/trial: "
           "the evaluating process's CPU time per trial, which contention does not inflate)")
 
@@ -122,22 +121,20 @@ def overhead():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     ray_start = time.perf_counter() - start
     n = _NOOP_TRIALS.value
+    print(f"\n(2) Per-trial overhead: {n} no-op trials, capacity in flight "
+          f"(Ray's start, not counted: {ray_start:.1f} s)")
+    print(f"{'executor':<40}{'ms/trial':>10}{'vs LocalPool':>14}", flush=True)
     rows = []
-    for name, make in (("InProcess", executors.InProcess),
-                       ("LocalPool(workers=2)", lambda: executors.LocalPool(
+    for name, make in (("LocalPool(workers=2)", lambda: executors.LocalPool(
                            workers=2, trials_per_worker=1000)),
+                       ("InProcess", executors.InProcess),
                        ("Ray (local, 2 CPUs)", lambda: executors.Ray(trials_per_worker=1000))):
         with make() as executor:
             run_jobs(executor, noop, [{}] * (4 * executor.capacity))  # Workers started.
             seconds, _ = run_jobs(executor, noop, [{}] * n)
-        rows.append((name, seconds / n * 1e3))
+        rows.append(seconds / n * 1e3)
+        print(f"{name:<40}{rows[-1]:>10.3f}{rows[-1] / rows[0]:>13.2f}x", flush=True)
     ray.shutdown()
-    pool = rows[1][1]
-    print(f"\n(2) Per-trial overhead: {n} no-op trials, capacity in flight "
-          f"(Ray's start, not counted: {ray_start:.1f} s)")
-    print(f"{'executor':<40}{'ms/trial':>10}{'vs LocalPool':>14}")
-    for name, ms in rows:
-        print(f"{name:<40}{ms:>10.3f}{ms / pool:>13.2f}x")
 
 
 def memory():
@@ -146,7 +143,14 @@ def memory():
     evaluator = keras_evaluator.MeasuredEvaluator(sa.KerasEvaluator(
         x[:512], y[:512], validation_data=validation, training=sa.Training(epochs=1)))
     dnas = [pg.DNA([i % 3, (i // 3) % 2]) for i in range(n)]
-    rows = []
+    print(f"\n(3) Memory: {n} trials of a tiny MLP on digits through sa.search, 1 epoch each")
+    print(f"{'process':<34}{'RSS@10 MiB':>11}{f'RSS@{n} MiB':>12}{'max MiB':>9}{'growth':>9}"
+          f"{'seconds':>9}", flush=True)
+
+    def row(name, rss, seconds):
+        print(f"{name:<34}{rss[10]:>11.0f}{rss[n]:>12.0f}{max(rss.values()):>9.0f}"
+              f"{rss[n] / rss[10] - 1:>+9.1%}{seconds:>9.1f}", flush=True)
+
     for name, executor in (("default (InProcess)", None),
                            ("WorkerProcess(25): the worker", executors.WorkerProcess(25))):
         search_rss = {}
@@ -160,17 +164,9 @@ def memory():
                            evaluator=evaluator, max_trials=n, objective="val_accuracy",
                            executor=executor, progress=False, callbacks=[SearchRSS()])
         seconds = time.perf_counter() - start
-        worker = {t.id: t.metrics["rss_mib"] for t in result.trials}
-        rows.append((name, worker[10], worker[n], max(worker.values()), seconds))
+        row(name, {t.id: t.metrics["rss_mib"] for t in result.trials}, seconds)
         if executor is not None:
-            rows.append(("WorkerProcess(25): the search", search_rss[10], search_rss[n],
-                         max(search_rss.values()), seconds))
-    print(f"\n(3) Memory: {n} trials of a tiny MLP on digits through sa.search, 1 epoch each")
-    print(f"{'process':<34}{'RSS@10 MiB':>11}{f'RSS@{n} MiB':>12}{'max MiB':>9}{'growth':>9}"
-          f"{'seconds':>9}")
-    for name, at_10, at_n, peak, seconds in rows:
-        print(f"{name:<34}{at_10:>11.0f}{at_n:>12.0f}{peak:>9.0f}{at_n / at_10 - 1:>+9.1%}"
-              f"{seconds:>9.1f}")
+            row("WorkerProcess(25): the search", search_rss, seconds)
     print("target: RSS after 200 within 10% of after 10")
 
 
