@@ -117,7 +117,10 @@ class Algorithm(pg.DNAGenerator):
     # --------------------------------------------------------------- feedback
 
     def _feedback(self, dna: Union[pg.DNA, Assignment], reward: Reward) -> None:
-        self._observe(self._as_assignment(dna), reward)
+        assignment = self._as_assignment(dna)
+        # Also what another worker sharing the store proposed: not proposed again.
+        self._seen.add(Genome.key(assignment))
+        self._observe(assignment, reward)
 
     def _as_assignment(self, dna: Union[pg.DNA, Assignment]) -> Assignment:
         # The fast path hands back the assignments `propose_assignment` gave.
@@ -129,7 +132,9 @@ class Algorithm(pg.DNAGenerator):
     def feedback_infeasible(self, dna: Union[pg.DNA, Assignment]) -> None:
         """Called by the search loop for an infeasible or rejected trial."""
         self._num_infeasible += 1
-        self._observe_infeasible(self._as_assignment(dna))
+        assignment = self._as_assignment(dna)
+        self._seen.add(Genome.key(assignment))
+        self._observe_infeasible(assignment)
 
     def _observe_infeasible(self, assignment: Assignment) -> None:
         """Override to learn from an infeasible/rejected trial (default: ignore)."""

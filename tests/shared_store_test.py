@@ -394,3 +394,22 @@ def test_a_suspended_worker_loses_its_lease_and_drops_its_result(tmp_path):
     assert all(len(pids) == 1 for i, pids in evaluations.items() if i != taken)
     assert trials[taken - 1].attempts == 2
     assert store.owners() == {}
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_our_evolution_does_not_propose_what_another_worker_evaluated(seed):
+    from symbolic_automl import algorithms  # pylint: disable=g-import-not-at-top
+
+    space = sa.Space(pg.Dict(a=pg.oneof(list(range(8)))))
+    algorithm = algorithms.regularized_evolution(population_size=4, tournament_size=2,
+                                                 seed=seed)
+    algorithm.setup(space.dna_spec)
+    others = [space.genome.assignment(pg.DNA(i).use_spec(space.dna_spec)) for i in range(7)]
+    for i, assignment in enumerate(others):  # What the other worker finished, fed back.
+        if i % 3:
+            algorithm.feedback(assignment, float(i))
+        else:
+            algorithm.feedback_infeasible(assignment)
+    evaluated = {space.genome.key(a) for a in others}
+    # The only candidate no worker evaluated (a random pick would be one of 7/8).
+    assert space.genome.key(algorithm.propose_assignment()) not in evaluated
