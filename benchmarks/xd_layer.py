@@ -8,6 +8,7 @@ materialized, one GEMM; two-stage: two batched block matmuls), and as the
 layer runs by default (dense up to `butterfly.DENSE_MAX_SIZE`).
 
     python benchmarks/xd_layer.py --lengths 256 512 1024 --xla
+    KERAS_BACKEND=jax python benchmarks/xd_layer.py     # the same step under jax.jit
 """
 
 import argparse
@@ -18,6 +19,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def step_seconds(layer, x, xla, repeats):
+    import keras  # pylint: disable=g-import-not-at-top
+
+    if keras.backend.backend() == "jax":
+        return _jax_step_seconds(layer, x, repeats)
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
     layer(x)
@@ -37,6 +42,28 @@ def step_seconds(layer, x, xla, repeats):
     return (time.process_time() - start) / repeats
 
 
+def _jax_step_seconds(layer, x, repeats):
+    """The same forward + backward as one jitted function of the layer's variables."""
+    import jax  # pylint: disable=g-import-not-at-top
+
+    layer(x)
+    trainable = [v.value for v in layer.trainable_variables]
+    fixed = [v.value for v in layer.non_trainable_variables]
+
+    @jax.jit
+    def step(trainable, x):
+        def loss(trainable):
+            y, _ = layer.stateless_call(trainable, fixed, x)
+            return (y ** 2).sum()
+        return jax.grad(loss)(trainable)
+
+    jax.block_until_ready(step(trainable, x))
+    start = time.process_time()
+    for _ in range(repeats):
+        jax.block_until_ready(step(trainable, x))
+    return (time.process_time() - start) / repeats
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lengths", type=int, nargs="+", default=[256, 512, 1024])
@@ -46,20 +73,21 @@ def main():
     parser.add_argument("--xla", action="store_true")
     args = parser.parse_args()
 
-    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    import keras  # pylint: disable=g-import-not-at-top
 
     from symbolic_automl.spaces import xd  # pylint: disable=g-import-not-at-top
 
     from symbolic_automl.spaces.xd import butterfly  # pylint: disable=g-import-not-at-top
 
     default_dense_max = butterfly.DENSE_MAX_SIZE
-    print(f"width={args.width} batch={args.batch} kernel=17 xla={args.xla} (CPU ms/step; "
+    print(f"backend={keras.backend.backend()} width={args.width} batch={args.batch} kernel=17 "
+          f"xla={args.xla} (CPU ms/step; "
           f"default: dense up to n = {default_dense_max})")
     print("| n | conv | XD fixed | XD butterfly dense | XD butterfly two-stage | "
           "fixed / conv | dense / conv | two-stage / conv | default / conv |")
     print("|---|---|---|---|---|---|---|---|---|")
     for n in args.lengths:
-        x = tf.random.normal((args.batch, n, args.width))
+        x = keras.random.normal((args.batch, n, args.width), seed=0)
         conv = xd.CircularConv1D(args.width, 17, use_bias=False)
         times = [step_seconds(conv, x, args.xla, args.repeats),
                  step_seconds(xd.XD.from_conv(conv, arch="fixed"), x, args.xla, args.repeats)]
