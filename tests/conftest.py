@@ -1,6 +1,8 @@
 """Shared test settings (quiet TensorFlow, the TF backend) and shared fixtures."""
 
+import importlib.util
 import os
+import pathlib
 import types
 
 import pytest
@@ -108,3 +110,17 @@ def dna_only():
             self.inner.feedback(dna, reward)
 
     return lambda algorithm: DNAOnly(inner=algorithm)
+
+
+@pytest.fixture(scope="session")
+def load_demo():
+    """`load_demo("quickstart")`: the module `demos/quickstart.py`, freshly executed."""
+    demos = pathlib.Path(__file__).resolve().parents[1] / "demos"
+
+    def load(name):
+        spec = importlib.util.spec_from_file_location(f"{name}_demo", demos / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+
+    return load

@@ -1,32 +1,20 @@
 """demos/plugin_algorithm.py: the plug-in passes conformance and runs a real search."""
 
-import importlib.util
-import os
-
 import pytest
 
 from symbolic_automl.algorithms import conformance
 
-_DEMO = os.path.join(os.path.dirname(__file__), "..", "..", "demos", "plugin_algorithm.py")
-
-
-def _demo():
-    spec = importlib.util.spec_from_file_location("plugin_algorithm_demo", _DEMO)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.mark.parametrize("check_name", list(conformance.CHECKS))
-def test_simulated_annealing_passes_conformance(check_name):
-    demo = _demo()
+def test_simulated_annealing_passes_conformance(check_name, load_demo):
+    demo = load_demo("plugin_algorithm")
     conformance.run_check(check_name, lambda seed: demo.SimulatedAnnealing(seed=seed),
                           "conditional")
 
 
-def test_simulated_annealing_accepts_better_and_cools():
+def test_simulated_annealing_accepts_better_and_cools(load_demo):
     import pyglove as pg
-    algorithm = _demo().SimulatedAnnealing(seed=0, temperature=1.0, cooling=0.5)
+    algorithm = load_demo("plugin_algorithm").SimulatedAnnealing(seed=0, temperature=1.0, cooling=0.5)
     algorithm.setup(pg.dna_spec(conformance.SPACES["categorical"]()))
     first = algorithm.propose()
     algorithm.feedback(first, 0.5)
@@ -39,8 +27,8 @@ def test_simulated_annealing_accepts_better_and_cools():
 
 
 @pytest.mark.slow
-def test_demo_runs_a_real_keras_search(tmp_path):
-    result = _demo().main(max_trials=4, root_dir=str(tmp_path))
+def test_demo_runs_a_real_keras_search(load_demo, tmp_path):
+    result = load_demo("plugin_algorithm").main(max_trials=4, root_dir=str(tmp_path))
     assert len(result.trials) == 4
     assert all(t.status == "completed" for t in result.trials)
     assert result.best.reward > 0.3  # 10 classes: far above chance after 1 epoch.

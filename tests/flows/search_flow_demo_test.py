@@ -1,21 +1,12 @@
 """The search-flow demo runs end to end on a tiny setting (slow: TensorFlow trains a few models)."""
 
-import importlib.util
-import os
-import pathlib
-
 import pytest
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-DEMO = pathlib.Path(__file__).resolve().parents[2] / "demos" / "search_flow.py"
 
 
 @pytest.mark.slow
-def test_demo_prints_outer_trials_their_inner_bests_and_the_trade_off(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("search_flow_demo", DEMO)
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+def test_demo_prints_outer_trials_their_inner_bests_and_the_trade_off(
+        load_demo, tmp_path, capsys):
+    demo = load_demo("search_flow")
     result = demo.main(["--inner-trials", "2", "--epochs", "1", "--resolutions", "8,12",
                         "--budgets", "20,320", "--root-dir", str(tmp_path),
                         "--plot", str(tmp_path / "curve.png")])

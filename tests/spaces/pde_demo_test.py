@@ -1,21 +1,13 @@
 """The XD-on-Burgers demo runs end to end in its --quick mode (slow: about a minute)."""
 
-import importlib.util
 import os
-import pathlib
 
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-DEMO = pathlib.Path(__file__).resolve().parents[2] / "demos" / "xd_pde.py"
-
 
 @pytest.mark.slow
-def test_demo_trains_cnn_xd_and_fno_and_prints_the_table(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location("xd_pde_demo", DEMO)
-    demo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(demo)
+def test_demo_trains_cnn_xd_and_fno_and_prints_the_table(load_demo, tmp_path, capsys):
+    demo = load_demo("xd_pde")
     results = demo.main(["--quick", "--cache_dir", str(tmp_path)])
     output = capsys.readouterr().out
     assert "test rel. L2" in output
