@@ -142,9 +142,7 @@ class TrialLoop:
             while True:
                 # What other workers finished: fed back before the next proposal.
                 for trial in self._absorb_elsewhere(pending):
-                    if trial.has_reward and (best is None or objectives_lib.first(trial.reward)
-                                             > objectives_lib.first(best.reward)):
-                        best = trial
+                    best = _best_of(best, trial)
                     progress.update(trial, best)
                     finished += trial.status != trial_lib.REJECTED
                 # Keep `parallelism` trials in flight, none beyond the budget: each
@@ -178,9 +176,7 @@ class TrialLoop:
                 if self._objective_error is not None:
                     proposing = False
                 for trial in ended:
-                    if trial.has_reward and (best is None or objectives_lib.first(trial.reward)
-                                             > objectives_lib.first(best.reward)):
-                        best = trial
+                    best = _best_of(best, trial)
                     progress.update(trial, best)
                     if trial.status == trial_lib.REJECTED:
                         rejected += 1
@@ -310,6 +306,14 @@ class TrialLoop:
         if self.early_stopping is None:
             return False
         return bool(self.early_stopping.should_stop_early(self.objectives.pg_trial(trial)))
+
+
+def _best_of(best: Optional[trial_lib.Trial], trial: trial_lib.Trial) -> Optional[trial_lib.Trial]:
+    """The better of the best so far and a trial just ended (by the first objective)."""
+    if trial.has_reward and (best is None or objectives_lib.first(trial.reward)
+                             > objectives_lib.first(best.reward)):
+        return trial
+    return best
 
 
 def _failures_message(failures: List[trial_lib.Trial]) -> str:
