@@ -36,8 +36,9 @@ setuptools.setup(
         # Offline data for the demos and tests (scikit-learn's bundled digits), plots.
         "demos": ["scikit-learn", "matplotlib"],
         # jax: the tests run our Keras code on the JAX backend too (in subprocesses).
-        # ray: the Ray executor's tests run on a local Ray.
-        "test": ["scikit-learn", "matplotlib", "pytest", "pytest-timeout", "nas-bench-graph",
+        # ray: the Ray executor's tests run on a local Ray. pytest-xdist: two test processes.
+        "test": ["scikit-learn", "matplotlib", "pytest", "pytest-timeout", "pytest-xdist",
+                 "nas-bench-graph",
                  "tensorboard", "selenium", "jax", "ray"],
         # TensorBoard HParams export (`search(tensorboard_dir=...)`, `symbolic-automl
         # tensorboard`); written without TensorFlow, read by TensorBoard.

@@ -38,7 +38,8 @@ def _best_of(algorithm, budget=60):
     return best
 
 
-@pytest.mark.parametrize("multivariate", [True, False])
+# ~20 s each on 2 cores: the univariate one runs by default.
+@pytest.mark.parametrize("multivariate", [pytest.param(True, marks=pytest.mark.slow), False])
 def test_tpe_beats_random_on_average_over_seeds(multivariate):
     seeds = range(5)
     tpe = [_best_of(sa.TPE(seed=s, n_startup_trials=10, multivariate=multivariate))

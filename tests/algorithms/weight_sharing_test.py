@@ -41,8 +41,15 @@ ALGORITHMS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(ALGORITHMS))
+# DARTS' second order (~22 s on 2 cores) runs with `-m slow`; its gradient has a
+# closed-form test in the default run.
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.slow) if name == "DARTS-2nd" else name
+    for name in sorted(ALGORITHMS)])
 def test_recovers_the_planted_architecture(planted, name, teacher_data):
+    # The algorithms' seed fixes α, splits and sampling; this fixes the supernet's
+    # weights, which would otherwise depend on the tests run before in this process.
+    keras.utils.set_random_seed(0)
     outcome = ALGORITHMS[name]().search(planted.space(), teacher_data)
     assert outcome.dna == planted.dna, (name, outcome.history[-1]["architecture"])
     if name in ("GDAS", "REINFORCE", "SPOS"):

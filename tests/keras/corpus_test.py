@@ -133,7 +133,10 @@ def test_other_candidates_change_the_model(name):
     assert architecture(first) != architecture(last)
 
 
-@pytest.mark.parametrize("name", sorted(MODELS))
+# 20-40 s each on 2 cores: the CNN runs by default, the other models with `-m slow`.
+@pytest.mark.parametrize("name", [
+    name if name == "cnn" else pytest.param(name, marks=pytest.mark.slow)
+    for name in sorted(MODELS)])
 def test_search_exports_and_reloads_in_a_fresh_process(name, tmp_path):
     data, loss = MODELS[name]
     (x, y), validation = data()

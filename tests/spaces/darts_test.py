@@ -138,6 +138,7 @@ def _tiny_space(**kwargs):
     return darts.darts_space(**config)
 
 
+@pytest.mark.slow  # ~37 s on 2 cores; the search test below trains a sample by default.
 def test_random_samples_materialize_and_train_one_step(tmp_path):
     space = _tiny_space()
     rng = np.random.RandomState(0)
