@@ -6,7 +6,9 @@ epochs (FNO recipe: Adam 1e-3, weight decay 1e-4, step decay; XD adds Adam
 
   * the relative L2 test error (the FNO paper's metric; FNO reports 0.0149 at
     s = 256 after 500 epochs on 1000 samples);
-  * seconds per epoch (training batches only, median after the first epoch);
+  * seconds per epoch (training batches only, median after the first epoch),
+    wall-clock and the training process's CPU time (the steadier figure when
+    other jobs share the machine);
   * peak memory: the training process's peak RSS above its RSS once data and
     libraries are loaded;
 
@@ -119,7 +121,8 @@ def main(argv=None):
             results[(name, resolution)] = json.loads(lines[-1][len(RESULT_PREFIX):])
             r = results[(name, resolution)]
             print(f"{name} s={resolution}: test rel. L2 {r['test_relative_l2']:.4f}, "
-                  f"{r['seconds_per_epoch']:.2f} s/epoch, peak +{r['peak_mib']:.0f} MiB "
+                  f"{r['seconds_per_epoch']:.2f} s/epoch ({r['cpu_seconds_per_epoch']:.2f} CPU s), "
+                  f"peak +{r['peak_mib']:.0f} MiB "
                   f"({time.time() - t:.0f} s)", flush=True)
     print()
     print(report(results, resolutions, names, args))
@@ -141,8 +144,9 @@ def report(results, resolutions, names, args) -> str:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "Seconds per epoch, peak memory (MiB above baseline RSS), and ratios to "
               "the CNN:", "",
-              "| model | s | s/epoch | x CNN time | peak MiB | x CNN memory | params |",
-              "|---|---|---|---|---|---|---|"]
+              "| model | s | s/epoch | x CNN time | CPU s/epoch | x CNN CPU | peak MiB "
+              "| x CNN memory | params |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for s in resolutions:
         base = results.get(("cnn", s))
         for name in names:
@@ -150,9 +154,12 @@ def report(results, resolutions, names, args) -> str:
             if r is None:
                 continue
             time_ratio = f"{r['seconds_per_epoch'] / base['seconds_per_epoch']:.2f}" if base else "-"
+            cpu_ratio = (f"{r['cpu_seconds_per_epoch'] / base['cpu_seconds_per_epoch']:.2f}"
+                         if base else "-")
             memory_ratio = (f"{r['peak_mib'] / base['peak_mib']:.2f}"
                             if base and base["peak_mib"] > 0 else "-")
             lines.append(f"| {name} | {s} | {r['seconds_per_epoch']:.2f} | {time_ratio} | "
+                         f"{r['cpu_seconds_per_epoch']:.2f} | {cpu_ratio} | "
                          f"{r['peak_mib']:.0f} | {memory_ratio} | {int(r['params'])} |")
     return "\n".join(lines)
 
