@@ -10,7 +10,8 @@ Sections (`--sections`, any of them, in this order):
    steps, training to `--train_steps`), in `--processes` worker processes.
    Prints the fraction rejected by stability and by quality, with counts and
    95% Wilson intervals, and the wall and CPU seconds per candidate of each
-   outcome (rejected vs fully trained).
+   outcome (rejected vs fully trained). Each outcome is appended to `--log`;
+   rerunning with the same log evaluates only the survivors it lacks.
 3. `throughput`: a real `evonorm.search` run for `--trials` trained candidates
    (or `--max_rejections` rejections): candidates evaluated per CPU-minute of
    this process, and where the wall time goes: inside `fit` (training, its
@@ -148,11 +149,20 @@ def survivors_section(survivors, subsample, processes, train_steps, seed, log, l
     jobs = [g.node_list() for g in sample]
     lines.append(f"### Stability and quality on a random sample of {len(jobs)} of the "
                  f"{len(survivors)} structural survivors\n")
+    # An existing --log resumes: the survivors it holds are not evaluated again.
+    done = []
+    if log and os.path.exists(log):
+        with open(log) as f:
+            logged = {json.dumps(o["nodes"]): o for o in map(json.loads, filter(str.strip, f))}
+        key = lambda nodes: json.dumps([list(node) for node in nodes])  # noqa: E731
+        done = [logged[key(j)] for j in jobs if key(j) in logged]
+        jobs = [j for j in jobs if key(j) not in logged]
+        lines.append(f"{len(done)} of them come from the log {log} of an earlier run.\n")
     lines.append(f"Each survivor goes through the whole evaluator: per anchor (3) the "
                  f"stability ascent, 100 steps and the quality check, then training to "
                  f"{train_steps} steps in every anchor; {processes} worker process(es). "
                  f"Start: {load()}.\n")
-    outcomes = []
+    outcomes = list(done)
     start = time.time()
     log_file = open(log, "a") if log else None
     try:
