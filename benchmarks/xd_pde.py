@@ -20,6 +20,7 @@ machine's load.
 
     python benchmarks/xd_pde.py                                   # 1000/100, 3 resolutions
     python benchmarks/xd_pde.py --n_train 200 --epochs 3 --resolutions 256
+    python benchmarks/xd_pde.py --jit_models xd        # XD's step under XLA, the others not
     KERAS_BACKEND=jax python benchmarks/xd_pde.py                 # the same on JAX
 """
 
@@ -59,7 +60,10 @@ def run_one(args) -> dict:
 
     keras.utils.set_random_seed(args.seed)
     baseline = _status_mib("VmRSS")
-    result = comparison.train_and_test(model, training, train, test)
+    jit = args.child in args.jit_models.split(",")
+    result = comparison.train_and_test(model, training, train, test,
+                                       jit_compile=True if jit else "auto")
+    result["jit_compile"] = jit
     result["peak_mib"] = _status_mib("VmHWM") - baseline
     result["backend"] = keras.backend.backend()
     return result
@@ -69,7 +73,7 @@ def _child_command(args, name, resolution):
     command = [sys.executable, os.path.abspath(__file__), "--child", name,
                "--resolution", str(resolution)]
     for flag in ("n_train", "n_test", "epochs", "batch_size", "width", "modes", "arch_lr",
-                 "fine_grid", "seed"):
+                 "fine_grid", "seed", "jit_models"):
         command += [f"--{flag}", str(getattr(args, flag))]
     if args.cache_dir:
         command += ["--cache_dir", args.cache_dir]
@@ -90,6 +94,9 @@ def main(argv=None):
     parser.add_argument("--fine_grid", type=int, default=2048,
                         help="points Burgers' equation is solved on (papers: 8192)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jit_models", default="",
+                        help="Models whose train step is compiled with XLA (e.g. xd); the "
+                             "others keep Keras' default (no XLA on a CPU-only TensorFlow).")
     parser.add_argument("--cache_dir", default=None)
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--resolution", type=int, default=None, help=argparse.SUPPRESS)
@@ -134,7 +141,8 @@ def report(results, resolutions, names, args) -> str:
     backend = next(iter(results.values()))["backend"] if results else "?"
     lines = [f"Burgers, {args.n_train} train / {args.n_test} test samples, {args.epochs} "
              f"epochs, batch {args.batch_size}, width {args.width}, modes {args.modes}, "
-             f"solved on {args.fine_grid} points; Keras backend {backend}.", "",
+             f"solved on {args.fine_grid} points; Keras backend {backend}; train step "
+             f"compiled with XLA for: {args.jit_models or 'none'}.", "",
              "Relative L2 test error:", "",
              "| model | " + " | ".join(f"s={s}" for s in resolutions) + " |",
              "|---|" + "---|" * len(resolutions)]

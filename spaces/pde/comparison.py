@@ -52,7 +52,7 @@ class EpochTimer(keras.callbacks.Callback):
 
 
 def train_and_test(model: Any, training: Any, train: Tuple[Any, Any], test: Tuple[Any, Any],
-                   verbose: int = 0) -> Dict[str, float]:
+                   verbose: int = 0, jit_compile: Any = "auto") -> Dict[str, float]:
     """Fits `model` (symbolic, or a Keras model) with `training` and tests it.
 
     Args:
@@ -60,6 +60,9 @@ def train_and_test(model: Any, training: Any, train: Tuple[Any, Any], test: Tupl
       training: a `Training` whose metrics include `RelativeL2Error`
         (e.g. `fno_training(...)`).
       train, test: `(x, y)` arrays.
+      verbose: Keras' fit verbosity.
+      jit_compile: the `KerasEvaluator`'s (XLA for the train step; "auto" is
+        Keras' choice, which leaves XLA off on a CPU-only TensorFlow).
 
     Returns:
       test_relative_l2 and train_relative_l2 after the last epoch,
@@ -70,7 +73,7 @@ def train_and_test(model: Any, training: Any, train: Tuple[Any, Any], test: Tupl
     timer = EpochTimer()
     evaluator = KerasEvaluator(train[0], train[1], validation_data=test, training=training,
                                objective="val_relative_l2", callbacks=[timer],
-                               verbose=verbose)
+                               verbose=verbose, jit_compile=jit_compile)
     metrics = evaluator(model, None)
     later = timer.seconds[1:] or timer.seconds
     later_cpu = timer.cpu_seconds[1:] or timer.cpu_seconds
