@@ -37,6 +37,12 @@ class XDTraining(TrainingRecipe):
       arch_momentum: of 'sgd'.
     """
 
+    # What `KerasEvaluator(jit_compile="auto")` uses for this recipe: XLA. XD's many
+    # small matmuls fuse under XLA (a train step 1.6-1.8x faster on CPU), which
+    # Keras' own "auto" leaves off on a CPU-only TensorFlow. Not a symbolic field:
+    # like the evaluator's own switch, it does not change what a trial's numbers mean.
+    jit_compile = True
+
     arch_optimizer: pg.typing.Any(default="adam")
     arch_learning_rate: pg.typing.Any(default=1e-3)
     arch_schedule: pg.typing.Any(default=None)

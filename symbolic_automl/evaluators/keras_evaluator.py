@@ -41,7 +41,9 @@ class KerasEvaluator:
       validation_split: fraction of `x, y` held out when no validation data.
       strategy: a `tf.distribute.Strategy` to build and train under.
       mixed_precision: train in `mixed_float16`.
-      jit_compile: compile the train step with XLA.
+      jit_compile: compile the train step with XLA (True/False); "auto" takes the
+        training recipe's `jit_compile` class attribute where it has one
+        (`xd.XDTraining`: True), else leaves the choice to Keras.
       steps_per_epoch: cap the steps of each epoch (quick proxy runs).
       callbacks: extra Keras callbacks for every trial.
       verbose: `model.fit` verbosity.
@@ -130,7 +132,7 @@ class KerasEvaluator:
                 optimizer=training.make_optimizer(steps),
                 loss=training.make_loss(),
                 metrics=training.make_metrics(),
-                jit_compile=self.jit_compile,
+                jit_compile=self._jit_compile(training),
                 **self.compile_options)
         x, y = training.prepare_training_data(self.x, self.y)
         history = keras_model.fit(
@@ -151,6 +153,11 @@ class KerasEvaluator:
         if context is not None and context.artifact_dir is not None:
             keras_model.save(os.path.join(context.artifact_dir, "model.keras"))
         return metrics
+
+    def _jit_compile(self, training) -> Any:
+        if self.jit_compile != "auto":
+            return self.jit_compile
+        return getattr(type(training), "jit_compile", "auto")
 
     def _steps_per_epoch(self, training) -> int:
         if self.steps_per_epoch:

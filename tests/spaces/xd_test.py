@@ -356,6 +356,34 @@ def test_search_tunes_the_arch_learning_rate_through_keras_evaluator(tmp_path):
     assert isinstance(reloaded.optimizer, xd.SplitOptimizer)
 
 
+def test_xd_training_compiles_with_xla_unless_the_evaluator_says_otherwise():
+    import symbolic_automl as sa  # pylint: disable=g-import-not-at-top
+
+    class JitSeen(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            seen.append(self.model.jit_compile)
+
+    x, y = _regression_data(n=16)
+    model = xd.relax(_small_mirror())
+    seen = []
+    for training, switch in (
+            (xd.XDTraining(learning_rate=1e-3, loss="mse", metrics=[], epochs=1,
+                           batch_size=8), "auto"),
+            (xd.XDTraining(learning_rate=1e-3, loss="mse", metrics=[], epochs=1,
+                           batch_size=8), False),
+            (sa.Training(loss="mse", metrics=[], epochs=1, batch_size=8), "auto")):
+        evaluator = sa.KerasEvaluator(x, y, validation_data=(x, y), objective="val_loss",
+                                      training=training, jit_compile=switch,
+                                      callbacks=[JitSeen()])
+        metrics = evaluator(model, None)
+        assert np.isfinite(metrics["val_loss"])
+    # XD's recipe asks for XLA; the evaluator's False wins; a plain recipe keeps
+    # Keras' choice (no XLA for TensorFlow on a CPU-only machine).
+    assert seen[:2] == [True, False], seen
+    if keras.backend.backend() == "tensorflow":
+        assert seen[2] is False, seen
+
+
 # ------------------------------------------------------------------ save, reload
 def test_learned_operations_round_trip_keras_file_and_json_plus_weights(tmp_path):
     import pyglove as pg  # pylint: disable=g-import-not-at-top
