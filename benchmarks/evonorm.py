@@ -152,9 +152,9 @@ def survivors_section(survivors, subsample, processes, train_steps, seed, log, l
     # An existing --log resumes: the survivors it holds are not evaluated again.
     done = []
     if log and os.path.exists(log):
-        with open(log) as f:
-            logged = {json.dumps(o["nodes"]): o for o in map(json.loads, filter(str.strip, f))}
         key = lambda nodes: json.dumps([list(node) for node in nodes])  # noqa: E731
+        with open(log) as f:
+            logged = {key(o["nodes"]): o for o in map(json.loads, filter(str.strip, f))}
         done = [logged[key(j)] for j in jobs if key(j) in logged]
         jobs = [j for j in jobs if key(j) not in logged]
         lines.append(f"{len(done)} of them come from the log {log} of an earlier run.\n")

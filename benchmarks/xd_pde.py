@@ -63,7 +63,6 @@ def run_one(args) -> dict:
     jit = args.child in args.jit_models.split(",")
     result = comparison.train_and_test(model, training, train, test,
                                        jit_compile=True if jit else "auto")
-    result["jit_compile"] = jit
     result["peak_mib"] = _status_mib("VmHWM") - baseline
     result["backend"] = keras.backend.backend()
     return result
