@@ -105,6 +105,11 @@ def main(argv=None):
         print(RESULT_PREFIX + json.dumps(run_one(args)), flush=True)
         return None
 
+    resolutions = [int(r) for r in args.resolutions.split(",")]
+    names = args.models.split(",")
+    unknown = [m for m in args.jit_models.split(",") if m and m not in names]
+    if unknown:
+        parser.error(f"--jit_models {args.jit_models!r}: {unknown} not in --models {names}")
     from symbolic_automl import data_burgers  # pylint: disable=g-import-not-at-top
 
     start = time.time()
@@ -112,8 +117,6 @@ def main(argv=None):
                               fine_grid=args.fine_grid, cache_dir=args.cache_dir,
                               verbose=True)
     print(f"data ready in {time.time() - start:.0f} s", flush=True)
-    resolutions = [int(r) for r in args.resolutions.split(",")]
-    names = args.models.split(",")
     results = {}
     for resolution in resolutions:
         for name in names:

@@ -72,6 +72,9 @@ class KerasEvaluator:
             raise ValueError(f"validation_split must be in (0, 1), got {validation_split!r}.")
         if steps_per_epoch is not None:
             check_positive_int("KerasEvaluator(steps_per_epoch=...)", steps_per_epoch)
+        if not (jit_compile is True or jit_compile is False or jit_compile == "auto"):
+            raise ValueError(f"KerasEvaluator(jit_compile=...) must be True, False or 'auto', "
+                             f"got {jit_compile!r}.")
         if training is None:
             training = Training()
         if not isinstance(training, Training):

@@ -101,6 +101,9 @@ def test_evaluator_arguments_are_checked():
         sa.KerasEvaluator(x, np.zeros(4), validation_split=1.5)
     with pytest.raises(TypeError, match="training must be a Training"):
         sa.KerasEvaluator(x, np.zeros(4), validation_split=0.5, training={"epochs": 1})
+    with pytest.raises(ValueError, match=r"jit_compile=\.\.\.\) must be True, False or 'auto', "
+                                         r"got 'yes'"):
+        sa.KerasEvaluator(x, np.zeros(4), validation_split=0.5, jit_compile="yes")
 
 
 def test_tf_data_and_define_by_run_space(digits):
