@@ -80,8 +80,8 @@ class Evolution(Algorithm):
         """Resamples one active decision (and maybe more) and repairs the rest."""
         active = [d for d in self.genome.decisions if d.id in parent]
         child = dict(parent)
-        chosen = [rng.choice(active)] + [
-            d for d in active if self._mutation_rate and rng.random() < self._mutation_rate]
+        rate = self._mutation_rate
+        chosen = [rng.choice(active)] + [d for d in active if rate and rng.random() < rate]
         for decision in chosen:
             if decision.group is not None and (decision.distinct or decision.sorted):
                 # Resample a constrained manyof as a whole, keeping it valid.

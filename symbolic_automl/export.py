@@ -152,6 +152,11 @@ def _is_opaque_tag(tag: str) -> bool:
             and issubclass(cls, _OPAQUE_CLASS))
 
 
+def is_writable(tree: Any) -> bool:
+    """Whether `dumps` would write this JSON tree (of `to_json_tree(..., allow_references=True)`)."""
+    return all(_code_in(node) is None for node, _ in _json_nodes(tree, "$"))
+
+
 def _check_writable(node: Any, path: str, allow_references: bool) -> None:
     for child, child_path in _json_nodes(node, path):
         problem = _code_in(child, allow_references)

@@ -36,6 +36,8 @@ class Decision:
         index: position in `Genome.decisions` (DFS order of the spec).
         num_candidates: number of candidates of a categorical decision; 0 for a float.
         low, high: range of a float decision (in the log domain when `log_scale`).
+        min_value, max_value: range of a float decision's values (a plain copy
+            of the spec's: symbolic attribute reads are slow).
         log_scale: whether the float's spec asked for a log scale.
         group: the decisions of one `manyof` (shared by its slots), else None.
         distinct, sorted: the `manyof` constraints of the group.
@@ -49,6 +51,8 @@ class Decision:
     num_candidates: int
     low: float = 0.0
     high: float = 0.0
+    min_value: float = 0.0
+    max_value: float = 0.0
     log_scale: bool = False
     group: Optional[List["Decision"]] = None
     distinct: bool = False
@@ -68,7 +72,7 @@ class Decision:
     def from_internal(self, value: float) -> float:
         value = math.exp(value) if self.log_scale else value
         # exp(log(x)) may land a hair outside the range pyglove checks.
-        return min(max(value, self.spec.min_value), self.spec.max_value)
+        return min(max(value, self.min_value), self.max_value)
 
 
 # Compiled spec tree, kept as tuples for speed:
@@ -94,6 +98,10 @@ class Genome:
         self.dna_spec = dna_spec
         self.decisions: List[Decision] = []
         self._root = self._compile(dna_spec, parent=None, parent_value=None)
+        # A space of independent oneofs and floats (no manyof, nothing
+        # conditional): its DNA value is one number per decision, in order.
+        self._flat = bool(self.decisions) and all(
+            d.parent is None and d.group is None for d in self.decisions)
 
     # ----------------------------------------------------------------- compile
 
@@ -127,7 +135,8 @@ class Genome:
                 low, high = math.log(low), math.log(high)
             decision = Decision(
                 id=str(spec.id), index=len(self.decisions), num_candidates=0,
-                low=low, high=high, log_scale=log_scale,
+                low=low, high=high, min_value=spec.min_value, max_value=spec.max_value,
+                log_scale=log_scale,
                 parent=parent, parent_value=parent_value, spec=spec)
             self.decisions.append(decision)
             return ("float", decision)
@@ -200,6 +209,8 @@ class Genome:
             DNAMismatchError: the assignment misses an active decision, has a
                 value out of its decision's range, or holds an inactive one.
         """
+        if self._flat and len(assignment) == len(self.decisions):
+            return self._flat_dna_json(assignment)
         visited = []
         nested = self._nested(self._root, assignment, visited)
         if len(visited) != len(assignment):
@@ -209,6 +220,13 @@ class Genome:
                 f"active (or not in the space); the active ones are {visited}")
         return json.dumps({"_type": _DNA_TYPE, "format": "compact",
                            "value": _tuples_to_json(nested)})
+
+    def _flat_dna_json(self, assignment: Assignment) -> str:
+        """`to_dna_json` of a flat genome: the same checks and text, without the tree walk."""
+        values = [_checked(decision, _get(assignment, decision, None))
+                  for decision in self.decisions]
+        return json.dumps({"_type": _DNA_TYPE, "format": "compact",
+                           "value": values[0] if len(values) == 1 else values})
 
     def assignment_from_dna_json(self, text: str) -> Assignment:
         """The assignment of a DNA stored with `to_dna_json` or `pg.to_json_str`."""
@@ -237,22 +255,11 @@ class Genome:
                 return _EMPTY
             return parts[0] if len(parts) == 1 else parts
         if kind == "float":
-            decision = node[1]
-            value = _get(assignment, decision, visited)
-            if not (isinstance(value, (int, float)) and
-                    decision.spec.min_value <= value <= decision.spec.max_value):
-                raise DNAMismatchError(
-                    f"Decision {decision.id!r} is a float in [{decision.spec.min_value}, "
-                    f"{decision.spec.max_value}], got {value!r}")
-            return float(value)
+            return _checked(node[1], _get(assignment, node[1], visited))
         slots, candidates = node[1], node[2]
         values = []
         for slot_index, decision in enumerate(slots):
-            index = _get(assignment, decision, visited)
-            if not (isinstance(index, int) and 0 <= index < decision.num_candidates):
-                raise DNAMismatchError(
-                    f"Decision {decision.id!r} takes a candidate index in "
-                    f"[0, {decision.num_candidates}), got {index!r}")
+            index = _checked(decision, _get(assignment, decision, visited))
             child = self._nested(candidates[slot_index][index], assignment, visited)
             values.append(index if child is _EMPTY else (index, child))
         return values[0] if len(values) == 1 else values
@@ -324,6 +331,22 @@ def _get(assignment, decision, visited):
     if visited is not None:
         visited.append(decision.id)
     return value
+
+
+def _checked(decision: Decision, value: Any) -> Any:
+    """A decision's value as the DNA holds it; DNAMismatchError if out of its range."""
+    if decision.num_candidates:
+        if not (isinstance(value, int) and 0 <= value < decision.num_candidates):
+            raise DNAMismatchError(
+                f"Decision {decision.id!r} takes a candidate index in "
+                f"[0, {decision.num_candidates}), got {value!r}")
+        return value
+    if not (isinstance(value, (int, float))
+            and decision.min_value <= value <= decision.max_value):
+        raise DNAMismatchError(
+            f"Decision {decision.id!r} is a float in [{decision.min_value}, "
+            f"{decision.max_value}], got {value!r}")
+    return float(value)
 
 
 def _has_decisions(node) -> bool:

@@ -229,8 +229,8 @@ class TrialLoop:
         trial.measurements = []  # Filled by `_on_report`, as reports arrive.
         self._in_flight[trial.id] = _InFlight(trial, proposal, artifact_dir)
         try:
-            model = self.space.materialize_proposal(proposal)
-            self.recorder.set_model(trial, model)
+            model, model_json = self.space.materialize_with_json(proposal)
+            self.recorder.set_model(trial, model, model_json)
         except Exception as e:  # pylint: disable=broad-except
             # Recorded like an evaluation that raised (infeasible, failed).
             self._ready.append(executors.Outcome(trial.id, error=e))

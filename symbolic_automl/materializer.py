@@ -9,14 +9,18 @@ and only rebuilds the objects along the way, which is a fraction of the cost.
 Spaces outside that shape (conditional, `manyof`, custom decisions) return
 `None` from `compile` and keep using `pg.materialize`.
 
+The filled-in JSON is also the model's record (`export.dumps(model)`), so the
+search loop need not serialize the model it just built (`with_json`).
+
 Example::
 
     fast = compile(space)
     model = fast(dna.to_numbers()) if fast else pg.materialize(space, dna)
+    model, text = fast.with_json(dna.to_numbers())   # text: None if not writable
 """
 
 import json
-from typing import Any, Callable, List, Optional, Sequence, Union
+from typing import Any, List, Optional, Sequence, Tuple, Union
 
 import pyglove as pg
 
@@ -24,8 +28,8 @@ from symbolic_automl import export
 
 
 def compile(value: Any, spec: Union[None, pg.DNASpec, Sequence[pg.DNASpec]] = None
-            ) -> Optional[Callable[[Sequence[Any]], Any]]:  # pylint: disable=redefined-builtin
-    """A function numbers -> materialized value, or None if the space is not flat.
+            ) -> Optional["Materializer"]:  # pylint: disable=redefined-builtin
+    """A `Materializer` (numbers -> materialized value), or None if the space is not flat.
 
     The function takes one value per place in spec order, as
     `dna.to_numbers()` gives them: a candidate index per `oneof`, a float per
@@ -70,18 +74,67 @@ def compile(value: Any, spec: Union[None, pg.DNASpec, Sequence[pg.DNASpec]] = No
         return None
     for path in paths:
         _set(template, path, None)  # The hyper-values' own JSON is not copied per call.
-    # pg.from_json must get a tree of its own; parsing the text in C is the
-    # cheapest deep copy.
-    template_text = json.dumps(template)
     fill = [(path, candidates) for (_, candidates), path in zip(slots, paths)]
+    return Materializer(template, fill)
 
-    def materialize(numbers: Sequence[Any]) -> Any:
-        tree = json.loads(template_text)
-        for (path, candidates), number in zip(fill, numbers):
+
+class Materializer:
+    """The compiled materializer of one flat space (see the module docstring).
+
+    Calling it with one number per place (a candidate index per `oneof`, a
+    float per `floatv`) returns the model `pg.materialize` would.
+    """
+
+    def __init__(self, template, fill):
+        # A tree of its own per call: parsing the text in C is the cheapest deep copy.
+        self._template_text = json.dumps(template)
+        self._fill = fill
+        # The filled-in tree is the model's record when neither the template
+        # nor a chosen candidate refers to code (`export.dumps` would refuse it).
+        self._maybe_writable = export.is_writable(template)
+        self._always_writable = self._maybe_writable and all(
+            piece.writable for _, candidates in fill if candidates for piece in candidates)
+
+    def __call__(self, numbers: Sequence[Any]) -> Any:
+        return _build(self._filled(numbers))
+
+    def with_json(self, numbers: Sequence[Any]) -> Tuple[Any, Optional[str]]:
+        """The model and its record, `export.dumps(model)`; None when that would raise."""
+        tree = self._filled(numbers)
+        text = None
+        if self._always_writable or (self._maybe_writable and all(
+                candidates is None or candidates[number].writable
+                for (_, candidates), number in zip(self._fill, numbers))):
+            text = json.dumps(tree)
+        return _build(tree), text
+
+    def _filled(self, numbers: Sequence[Any]) -> Any:
+        tree = json.loads(self._template_text)
+        for (path, candidates), number in zip(self._fill, numbers):
             _set(tree, path, number if candidates is None else candidates[number].copy())
-        return pg.from_json(tree)
+        return tree
 
-    return materialize
+
+_PRIMITIVES = (str, int, float, bool, type(None))
+
+
+def _build(tree: Any) -> Any:
+    """`pg.from_json(tree)`, with a shortcut for schemaless dicts of plain values.
+
+    `pg.Dict(d)` checks and relocates each value, ~15 us a key; for a dict
+    without a `_type` whose values are JSON primitives (a hyper-parameter
+    dict), that work is a no-op per value, and a fresh schemaless `pg.Dict`
+    holding them equals PyGlove's (`materializer_test` checks equality, paths
+    and later rebinds). Everything else is PyGlove's own `from_json`.
+    """
+    if not isinstance(tree, dict) or pg.JSONConvertible.TYPE_NAME_KEY in tree:
+        return pg.from_json(tree)
+    children = {k: v if isinstance(v, _PRIMITIVES) else _build(v) for k, v in tree.items()}
+    if any(not isinstance(v, _PRIMITIVES) for v in children.values()):
+        return pg.Dict(children)  # PyGlove relocates the symbolic children.
+    model = pg.Dict()
+    dict.update(model, children)
+    return model
 
 
 class _Piece:
@@ -89,11 +142,12 @@ class _Piece:
 
     def __init__(self, tree):
         self._primitive = not isinstance(tree, (dict, list))
-        self._tree = tree
+        self.tree = tree
+        self.writable = export.is_writable(tree)
         self._text = None if self._primitive else json.dumps(tree)
 
     def copy(self):
-        return self._tree if self._primitive else json.loads(self._text)
+        return self.tree if self._primitive else json.loads(self._text)
 
 
 def _get(value, keys):

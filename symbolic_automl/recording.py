@@ -149,9 +149,13 @@ class Recorder:
         """How often to look again while only other workers' trials are running."""
         return min(1.0, self.store.lease_seconds / 4)
 
-    def set_model(self, trial: trial_lib.Trial, model: Any) -> None:
-        """Keeps the materialized model's JSON (written with the trial's outcome)."""
-        trial.model_json = model_json(model, self.space, lambda: trial.dna)
+    def set_model(self, trial: trial_lib.Trial, model: Any, json_text: Optional[str] = None) -> None:
+        """Keeps the materialized model's JSON (written with the trial's outcome).
+
+        Args:
+          json_text: `export.dumps(model)` when the caller has it already.
+        """
+        trial.model_json = json_text or model_json(model, self.space, lambda: trial.dna)
 
     def add_measurement(self, trial: trial_lib.Trial, measurement: trial_lib.Measurement) -> bool:
         """Records an intermediate report; False when another worker took the trial over."""

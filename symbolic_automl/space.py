@@ -25,6 +25,7 @@ Example::
     space = Space(build)    # define-by-run
 """
 
+import contextlib
 import functools
 import hashlib
 import inspect
@@ -140,11 +141,8 @@ class Space:
         """
         fast = self._compiled_materializer()
         if fast is not None:
-            try:
+            with _fitting(assignment):
                 return fast(self._expanded_numbers(self.genome.numbers(assignment)))
-            except (KeyError, IndexError) as e:
-                raise errors.DNAMismatchError(
-                    f"Assignment {assignment!r:.200} does not fit the search space: {e!r}") from e
         return self.materialize(self.genome.to_dna(assignment))
 
     def materialize_proposal(self, proposal) -> Any:
@@ -152,6 +150,21 @@ class Space:
         if proposal.assignment is not None:
             return self.materialize_assignment(proposal.assignment)
         return self.materialize(proposal.dna)
+
+    def materialize_with_json(self, proposal) -> Tuple[Any, Optional[str]]:
+        """`materialize_proposal`, and the model's record (`export.dumps`) if it came free.
+
+        The compiled materializer builds the model from its JSON, which is then
+        the record too; otherwise the JSON is None and the caller writes it.
+        """
+        fast = self._compiled_materializer()
+        if fast is None:
+            return self.materialize_proposal(proposal), None
+        assignment = proposal.assignment
+        if assignment is None:
+            return fast.with_json(self._expanded_numbers(self.check_dna(proposal.dna).to_numbers()))
+        with _fitting(assignment):
+            return fast.with_json(self._expanded_numbers(self.genome.numbers(assignment)))
 
     def _expanded_numbers(self, numbers: Sequence[Any]) -> Sequence[Any]:
         # One number per decision -> one per place (a shared decision sets several).
@@ -171,7 +184,9 @@ class Space:
         if self._trace is not None:
             return None
         if self._fast_materialize is _NOT_COMPILED:
-            places = [p.dna_spec(path) for path, p in self._primitives]
+            # One spec per place: the space's own when no two places share a decision.
+            places = (self.dna_spec if self._expand is None
+                      else [p.dna_spec(path) for path, p in self._primitives])
             self._fast_materialize = materializer.compile(self.value, places)
         return self._fast_materialize
 
@@ -777,3 +792,13 @@ _NO_VALUE = object()
 def _short(value) -> str:
     text = repr(value)
     return text if len(text) < 200 else text[:200] + "..."
+
+
+@contextlib.contextmanager
+def _fitting(assignment: Dict[str, Any]):
+    """Turns a missing decision or an out-of-range index into a `DNAMismatchError`."""
+    try:
+        yield
+    except (KeyError, IndexError) as e:
+        raise errors.DNAMismatchError(
+            f"Assignment {assignment!r:.200} does not fit the search space: {e!r}") from e

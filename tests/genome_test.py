@@ -66,11 +66,19 @@ def test_feedback_infeasible_is_counted_and_other_generators_need_none():
             pg.dna_spec(pg.Dict(a=pg.oneof([1, 2]))))
 
 
-def test_dna_json_without_a_dna_equals_pyglove_json():
-    space = pg.Dict(a=pg.oneof([1, pg.Dict(x=pg.oneof([3, 4]), y=pg.floatv(0.0, 1.0))]),
-                    b=pg.manyof(2, [1, 2, pg.Dict(z=pg.floatv(0.0, 2.0))], distinct=False),
-                    c=pg.floatv(1e-3, 1.0, scale="log"), d=pg.oneof([5]), e=7)
+@pytest.mark.parametrize("space, flat", [
+    (pg.Dict(a=pg.oneof([1, pg.Dict(x=pg.oneof([3, 4]), y=pg.floatv(0.0, 1.0))]),
+             b=pg.manyof(2, [1, 2, pg.Dict(z=pg.floatv(0.0, 2.0))], distinct=False),
+             c=pg.floatv(1e-3, 1.0, scale="log"), d=pg.oneof([5]), e=7), False),
+    # Flat spaces take a shortcut that must write the same text.
+    (pg.Dict(a=pg.oneof([1, 2, 3]), c=pg.floatv(1e-3, 1.0, scale="log"), d=pg.oneof([5]),
+             e=7, f=pg.List([pg.oneof(["x", "y"]), pg.floatv(-1.0, 1.0)])), True),
+    (pg.Dict(a=pg.oneof([1, 2, 3])), True),
+    (pg.Dict(c=pg.floatv(0.0, 1.0)), True),
+])
+def test_dna_json_without_a_dna_equals_pyglove_json(space, flat):
     genome = sa.Genome(pg.dna_spec(space))
+    assert genome._flat == flat  # pylint: disable=protected-access
     for seed in range(40):
         assignment = genome.sample(random.Random(seed))
         text = genome.to_dna_json(assignment)
@@ -83,6 +91,8 @@ def test_dna_json_without_a_dna_equals_pyglove_json():
     ({"a": 0, "b": 1.5}, r"'b' is a float in \[0.0, 1.0\], got 1.5"),
     ({"a": 2, "b": 0.5}, r"'a' takes a candidate index in \[0, 2\), got 2"),
     ({"a": 0, "b": 0.5, "zz": 1}, r"sets decisions \['zz'\] that are not active"),
+    ({"a": 0, "zz": 1}, "misses the active decision 'b'"),
+    ({"a": 0, "b": "0.5"}, r"'b' is a float in \[0.0, 1.0\], got '0.5'"),
 ])
 def test_an_assignment_that_does_not_fit_is_named(assignment, match):
     genome = sa.Genome(pg.dna_spec(pg.Dict(a=pg.oneof([1, 2]), b=pg.floatv(0.0, 1.0))))
