@@ -1,11 +1,13 @@
 """Keras evaluator: memory across trials and time overhead over a hand-written fit.
 
-Prints (1) RSS after 10 and after N in-process trials of a tiny model, for our
-search loop and for a hand-written loop of `model.fit` calls that never clears
-Keras state (the usual notebook pattern), and (2) the wall time of the same
-trials through `sa.search` versus hand-written `compile` + `fit`, as ratios.
+Prints (1) the time of `KerasEvaluator` beside a hand-written `compile` +
+`fit` of the same models and data, as ratios: the two take turns trial by
+trial (which goes first alternates), so that drift in the machine's speed over
+the run falls on both alike; and (2) RSS after 10 and after N in-process
+trials of a tiny model, for our search loop and for a hand-written loop of
+`model.fit` calls that never clears Keras state (the usual notebook pattern).
 
-    python benchmarks/keras_evaluator.py --trials=100
+    python benchmarks/keras_evaluator.py --trials=200 --time_trials=60
 Targets (DESIGN.md): RSS after 200 trials within 10% of after 10; the
 evaluator adds at most 5% to a hand-written fit.
 """
@@ -22,7 +24,8 @@ from symbolic_automl import executors
 from symbolic_automl import data
 from symbolic_automl import keras
 
-_TRIALS = flags.DEFINE_integer("trials", 100, "Trials per loop.")
+_TRIALS = flags.DEFINE_integer("trials", 100, "Trials per loop (memory).")
+_TIME_TRIALS = flags.DEFINE_integer("time_trials", 40, "Trials of each, taking turns (time).")
 _EPOCHS = flags.DEFINE_integer("epochs", 1, "Epochs per trial.")
 _WORKER_PROCESS = flags.DEFINE_bool("worker_process", True, "Also run the WorkerProcess row.")
 
@@ -77,11 +80,9 @@ def main(argv):
     # One fit before either loop: the process's first one pays TensorFlow's own
     # start-up (lazy imports, kernel registration), which belongs to neither loop.
     # The same as a hand-written trial, so that nothing is first-time for ours.
-    warm_up = pg.materialize(space(), dnas[0]).to_keras()
-    warm_up.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                    metrics=["accuracy"])
-    warm_up.fit(x, y, validation_data=validation, epochs=1, batch_size=64, verbose=0)
-    del warm_up
+    hand_written_fit(dnas[0], x, y, validation, training)
+
+    time_rows = time_in_turns(x, y, validation, training, _TIME_TRIALS.value)
 
     evaluator = MeasuredEvaluator(
         sa.KerasEvaluator(x, y, validation_data=validation, training=training))
@@ -90,40 +91,61 @@ def main(argv):
     if _WORKER_PROCESS.value:
         loops.append(("sa.search, WorkerProcess(25)", executors.WorkerProcess(trials_per_worker=25)))
     for name, executor in loops:
-        start, cpu = time.perf_counter(), time.process_time()
+        start = time.perf_counter()
         result = sa.search(space(), algorithm=Replay(dnas=dnas), evaluator=evaluator, max_trials=n,
                            objective="val_accuracy", executor=executor, progress=False)
-        seconds = time.perf_counter() - start
-        # The worker's CPU time is not this process's.
-        cpu_seconds = time.process_time() - cpu if executor is None else float("nan")
         by_id = {t.id: t.metrics["rss_mib"] for t in result.trials}  # The evaluating process.
-        rows.append((name, by_id[10], by_id[n], seconds, cpu_seconds))
+        rows.append((name, by_id[10], by_id[n], time.perf_counter() - start))
 
     # Hand-written: materialize the same models, compile + fit, nothing cleared.
-    rss = {}  # Ours ran first, so leaks of the hand-written loop cannot inflate it.
-    start, cpu = time.time(), time.process_time()
+    # Last, so that what it leaves behind cannot inflate the rows above.
+    rss = {}
+    start = time.perf_counter()
     for i, dna in enumerate(dnas, 1):
-        model = pg.materialize(space(), dna).to_keras()
-        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
-        model.fit(x, y, validation_data=validation, epochs=_EPOCHS.value, batch_size=64,
-                  verbose=0)
+        hand_written_fit(dna, x, y, validation, training)
         if i in (10, n):
             rss[i] = rss_mib()
-    hand_seconds, hand_cpu = time.time() - start, time.process_time() - cpu
-    hand_rss = dict(rss)
+    rows.append(("hand-written model.fit", rss[10], rss[n], time.perf_counter() - start))
 
-    print(f"{n} trials of a tiny MLP on digits, {_EPOCHS.value} epoch(s) each; load average "
-          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    print(f"{'loop':<32}{'RSS@10 MiB':>12}{f'RSS@{n} MiB':>13}{'growth':>9}{'seconds':>10}"
-          f"{'time ratio':>12}{'CPU s':>8}{'CPU ratio':>11}")
-    rows.append(("hand-written model.fit", hand_rss[10], hand_rss[n], hand_seconds, hand_cpu))
-    for name, at_10, at_n, seconds, cpu_seconds in rows:
-        print(f"{name:<32}{at_10:>12.0f}{at_n:>13.0f}{at_n / at_10 - 1:>+9.1%}{seconds:>10.1f}"
-              f"{seconds / hand_seconds:>12.2f}{cpu_seconds:>8.1f}{cpu_seconds / hand_cpu:>11.2f}")
-    print("(time ratio: loop time / hand-written model.fit time; CPU: this process's, all its "
-          "threads, which a shared machine disturbs less than wall time; the hand-written loop "
-          "clears nothing between trials; WorkerProcess rows give the worker's RSS)")
+    print(f"Time: {_TIME_TRIALS.value} trials of each, taking turns, of a tiny MLP on digits, "
+          f"{_EPOCHS.value} epoch(s) each; load average {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} CPUs")
+    print(f"{'':<32}{'seconds':>10}{'CPU s':>8}{'wall ratio':>12}{'CPU ratio':>11}")
+    (_, hand_wall, hand_cpu) = time_rows[-1]
+    for name, wall, cpu in time_rows:
+        print(f"{name:<32}{wall:>10.1f}{cpu:>8.1f}{wall / hand_wall:>12.3f}{cpu / hand_cpu:>11.3f}")
+    print("(CPU: this process's, all its threads, which a shared machine disturbs less than "
+          "wall time; target: KerasEvaluator <= 1.05x)")
+    print(f"\nMemory: {n} trials in a row")
+    print(f"{'loop':<32}{'RSS@10 MiB':>12}{f'RSS@{n} MiB':>13}{'growth':>9}{'seconds':>10}")
+    for name, at_10, at_n, seconds in rows:
+        print(f"{name:<32}{at_10:>12.0f}{at_n:>13.0f}{at_n / at_10 - 1:>+9.1%}{seconds:>10.1f}")
+    print("(the hand-written loop clears nothing between trials; WorkerProcess rows give the "
+          "worker's RSS; target: in process within 10%)")
+
+
+def hand_written_fit(dna, x, y, validation, training):
+    model = pg.materialize(space(), dna).to_keras()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(x, y, validation_data=validation, epochs=int(training.epochs),
+              batch_size=int(training.batch_size), verbose=0)
+
+
+def time_in_turns(x, y, validation, training, n):
+    """(name, wall s, CPU s) of n KerasEvaluator trials and n hand-written fits, in turns."""
+    evaluator = sa.KerasEvaluator(x, y, validation_data=validation, training=training)
+    totals = {"KerasEvaluator": [0.0, 0.0], "hand-written model.fit": [0.0, 0.0]}
+    for i in range(n):
+        dna = pg.DNA([i % 3, (i // 3) % 2])
+        turns = [("KerasEvaluator", lambda: evaluator(pg.materialize(space(), dna), None)),
+                 ("hand-written model.fit",
+                  lambda: hand_written_fit(dna, x, y, validation, training))]
+        for name, run in turns if i % 2 == 0 else reversed(turns):
+            wall, cpu = time.perf_counter(), time.process_time()
+            run()
+            totals[name][0] += time.perf_counter() - wall
+            totals[name][1] += time.process_time() - cpu
+    return [(name, wall, cpu) for name, (wall, cpu) in totals.items()]
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import pyglove as pg
 from symbolic_automl import compatibility
 from symbolic_automl import errors
 from symbolic_automl import keras as symbolic_keras
+from symbolic_automl.evaluators import custom_gradients
 from symbolic_automl.evaluators.training import Trainable, Training, check_positive_int
 
 
@@ -126,6 +127,11 @@ class KerasEvaluator:
                 f"materialized it: {training!r:.300}")
         self._reset_keras_state()
         self._log_devices_once()
+        # The trial's traced graphs go with its model, not into TensorFlow's registry.
+        with custom_gradients.released():
+            return self._train(model, training, context)
+
+    def _train(self, model: Any, training, context) -> dict:
         start = time.time()
         scope = self.strategy.scope() if self.strategy is not None else _NullScope()
         with scope:
@@ -197,12 +203,13 @@ class _GarbageSchedule:
     """Full garbage collections between trials, at most `budget` of the time trained.
 
     Collecting frees the last trial's model (its cycles hold variables, host
-    or GPU memory) before the next one is built. But TensorFlow keeps a few
-    thousand objects alive per traced model, so a full collection's cost grows
-    with every trial: on tiny models, collecting before each one made the
-    evaluator ~1.3x a hand-written fit over 100 trials. Long trials (GPU
-    training) collect every time; short ones every few trials, so that
-    collecting costs at most `budget` of the time between collections.
+    or GPU memory, and its traced graphs once `custom_gradients.released` has
+    let go of them) before the next one is built. A full collection with
+    TensorFlow loaded takes tens of milliseconds, more when other code keeps
+    models alive: on tiny models, collecting before each one made the
+    evaluator ~1.3x a hand-written fit. Long trials (GPU training) collect
+    every time; short ones every few trials, so that collecting costs at most
+    `budget` of the time between collections.
     """
 
     def __init__(self, budget: float = 0.02):

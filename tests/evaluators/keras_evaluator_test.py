@@ -224,3 +224,61 @@ def test_garbage_is_collected_at_most_a_budget_of_the_time_between_trials(monkey
     clock[0] += 30.0  # A long trial: collect before the next one.
     schedule.collect_if_due()
     assert calls == [100.0, 113.0, 144.0]
+
+
+def _live_func_graphs() -> int:
+    import gc  # pylint: disable=g-import-not-at-top
+    from tensorflow.python.framework import func_graph  # pylint: disable=g-import-not-at-top
+
+    gc.collect()
+    return sum(isinstance(o, func_graph.FuncGraph) for o in gc.get_objects())
+
+
+@pytest.mark.skipif(plain_keras.backend.backend() != "tensorflow",
+                    reason="TensorFlow's gradient registry")
+def test_trials_leave_no_traced_graphs_behind(digits):
+    # TensorFlow's registry of custom gradients kept each trial's graphs alive
+    # (~22 FuncGraphs a trial here): the evaluator releases what a trial registered.
+    (x, y), validation = digits
+    evaluator = sa.KerasEvaluator(x[:128], y[:128], validation_data=validation,
+                                  training=sa.Training(epochs=1, batch_size=64))
+    model = pg.materialize(_space(), pg.DNA([0, 0]))
+    graphs = []
+    for _ in range(4):
+        metrics = evaluator(model, None)
+        assert np.isfinite(metrics["val_loss"])
+        graphs.append(_live_func_graphs())
+    assert graphs[3] <= graphs[1], graphs
+
+
+@pytest.mark.skipif(plain_keras.backend.backend() != "tensorflow",
+                    reason="TensorFlow's gradient registry")
+def test_only_the_custom_gradients_registered_inside_the_block_are_released():
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    from tensorflow.python.framework import ops  # pylint: disable=g-import-not-at-top
+
+    from symbolic_automl.evaluators import custom_gradients  # pylint: disable=g-import-not-at-top
+
+    @tf.custom_gradient
+    def doubled(v):
+        return 2.0 * v, lambda dy: 3.0 * dy  # A gradient unlike the true one.
+
+    def gradient():
+        @tf.function
+        def step(v):
+            with tf.GradientTape() as tape:
+                tape.watch(v)
+                out = doubled(v)
+            return tape.gradient(out, v)
+        return float(step(tf.constant(1.0)))
+
+    registry = ops.gradient_registry._registry  # pylint: disable=protected-access
+    names = lambda: {k for k in registry if k.startswith("CustomGradient-")}
+    assert gradient() == 3.0  # Traced outside: its registration stays.
+    kept = names()
+    with custom_gradients.released():
+        assert gradient() == 3.0
+        inside = names() - kept
+        assert inside
+    assert names() == kept and not inside & names()
+    assert gradient() == 3.0  # Later traces register and work as before.
