@@ -1,18 +1,24 @@
 """Keras evaluator: memory across trials and time overhead over a hand-written fit.
 
-Prints (1) the time of `KerasEvaluator` beside a hand-written `compile` +
-`fit` of the same models and data, as ratios: the two take turns trial by
-trial (which goes first alternates), so that drift in the machine's speed over
-the run falls on both alike; and (2) RSS after 10 and after N in-process
-trials of a tiny model, for our search loop and for a hand-written loop of
-`model.fit` calls that never clears Keras state (the usual notebook pattern).
+Prints (1) the time of `sa.search` with `KerasEvaluator` beside a
+hand-written loop of `compile` + `fit` of the same models and data, as ratios.
+Each block of `--time_trials` trials runs in a fresh process (so that the
+hand-written loop's leaked graphs cannot slow our collections, nor our
+clearing its kernels), after one untimed fit; the blocks alternate ABBA, so
+that drift in the machine's speed falls on both alike. (2) RSS after 10 and
+after N in-process trials of a tiny model, for our search loop and for a
+hand-written loop of `model.fit` calls that never clears Keras state (the
+usual notebook pattern).
 
-    python benchmarks/keras_evaluator.py --trials=200 --time_trials=60
+    python benchmarks/keras_evaluator.py --trials=200 --time_blocks=4 --time_trials=15
 Targets (DESIGN.md): RSS after 200 trials within 10% of after 10; the
 evaluator adds at most 5% to a hand-written fit.
 """
 
+import json
 import os
+import subprocess
+import sys
 import time
 
 from absl import app
@@ -25,7 +31,10 @@ from symbolic_automl import data
 from symbolic_automl import keras
 
 _TRIALS = flags.DEFINE_integer("trials", 100, "Trials per loop (memory).")
-_TIME_TRIALS = flags.DEFINE_integer("time_trials", 40, "Trials of each, taking turns (time).")
+_TIME_TRIALS = flags.DEFINE_integer("time_trials", 15, "Trials per timed block.")
+_TIME_BLOCKS = flags.DEFINE_integer("time_blocks", 4, "Timed blocks of each loop.")
+_BLOCK = flags.DEFINE_enum("block", None, ["search", "hand"],
+                           "Internal: run one timed block in this process and print it.")
 _EPOCHS = flags.DEFINE_integer("epochs", 1, "Epochs per trial.")
 _WORKER_PROCESS = flags.DEFINE_bool("worker_process", True, "Also run the WorkerProcess row.")
 
@@ -72,6 +81,10 @@ def space():
 
 def main(argv):
     del argv
+    if _BLOCK.value:
+        run_block(_BLOCK.value, _TIME_TRIALS.value)
+        return
+    time_rows = time_in_blocks(_TIME_BLOCKS.value, _TIME_TRIALS.value)
     (x, y), validation = data.load("digits")
     n = _TRIALS.value
     training = sa.Training(epochs=_EPOCHS.value, batch_size=64)
@@ -81,8 +94,6 @@ def main(argv):
     # start-up (lazy imports, kernel registration), which belongs to neither loop.
     # The same as a hand-written trial, so that nothing is first-time for ours.
     hand_written_fit(dnas[0], x, y, validation, training)
-
-    time_rows = time_in_turns(x, y, validation, training, _TIME_TRIALS.value)
 
     evaluator = MeasuredEvaluator(
         sa.KerasEvaluator(x, y, validation_data=validation, training=training))
@@ -107,15 +118,15 @@ def main(argv):
             rss[i] = rss_mib()
     rows.append(("hand-written model.fit", rss[10], rss[n], time.perf_counter() - start))
 
-    print(f"Time: {_TIME_TRIALS.value} trials of each, taking turns, of a tiny MLP on digits, "
-          f"{_EPOCHS.value} epoch(s) each; load average {os.getloadavg()[0]:.1f} on "
-          f"{os.cpu_count()} CPUs")
+    print(f"Time: {_TIME_BLOCKS.value} blocks of {_TIME_TRIALS.value} trials of each (fresh "
+          f"processes, ABBA), a tiny MLP on digits, {_EPOCHS.value} epoch(s) each; load "
+          f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'':<32}{'seconds':>10}{'CPU s':>8}{'wall ratio':>12}{'CPU ratio':>11}")
     (_, hand_wall, hand_cpu) = time_rows[-1]
     for name, wall, cpu in time_rows:
         print(f"{name:<32}{wall:>10.1f}{cpu:>8.1f}{wall / hand_wall:>12.3f}{cpu / hand_cpu:>11.3f}")
-    print("(CPU: this process's, all its threads, which a shared machine disturbs less than "
-          "wall time; target: KerasEvaluator <= 1.05x)")
+    print("(CPU: the block process's, all its threads, which a shared machine disturbs less "
+          "than wall time; target: <= 1.05x)")
     print(f"\nMemory: {n} trials in a row")
     print(f"{'loop':<32}{'RSS@10 MiB':>12}{f'RSS@{n} MiB':>13}{'growth':>9}{'seconds':>10}")
     for name, at_10, at_n, seconds in rows:
@@ -131,21 +142,43 @@ def hand_written_fit(dna, x, y, validation, training):
               batch_size=int(training.batch_size), verbose=0)
 
 
-def time_in_turns(x, y, validation, training, n):
-    """(name, wall s, CPU s) of n KerasEvaluator trials and n hand-written fits, in turns."""
-    evaluator = sa.KerasEvaluator(x, y, validation_data=validation, training=training)
-    totals = {"KerasEvaluator": [0.0, 0.0], "hand-written model.fit": [0.0, 0.0]}
-    for i in range(n):
-        dna = pg.DNA([i % 3, (i // 3) % 2])
-        turns = [("KerasEvaluator", lambda: evaluator(pg.materialize(space(), dna), None)),
-                 ("hand-written model.fit",
-                  lambda: hand_written_fit(dna, x, y, validation, training))]
-        for name, run in turns if i % 2 == 0 else reversed(turns):
-            wall, cpu = time.perf_counter(), time.process_time()
-            run()
-            totals[name][0] += time.perf_counter() - wall
-            totals[name][1] += time.process_time() - cpu
+def time_in_blocks(n_blocks, n_trials):
+    """(name, wall s, CPU s) summed over n_blocks fresh-process blocks of each loop, ABBA."""
+    totals = {"sa.search + KerasEvaluator": [0.0, 0.0], "hand-written model.fit": [0.0, 0.0]}
+    kinds = {"sa.search + KerasEvaluator": "search", "hand-written model.fit": "hand"}
+    blocks = {}
+    for b in range(n_blocks):
+        names = list(totals) if b % 2 == 0 else list(reversed(totals))
+        for name in names:
+            out = subprocess.run(
+                [sys.executable, os.path.abspath(__file__), f"--block={kinds[name]}",
+                 f"--time_trials={n_trials}", f"--epochs={_EPOCHS.value}"],
+                check=True, capture_output=True, text=True).stdout
+            block = json.loads(out.strip().splitlines()[-1])
+            totals[name][0] += block["wall"]
+            totals[name][1] += block["cpu"]
+            blocks.setdefault(name, []).append(block["cpu"])
+    ours, hand = blocks.values()
+    ratios = sorted(o / h for o, h in zip(ours, hand))
+    print(f"CPU ratio per pair of blocks: {', '.join(f'{r:.3f}' for r in ratios)}")
     return [(name, wall, cpu) for name, (wall, cpu) in totals.items()]
+
+
+def run_block(kind, n):
+    """One timed block in this process: n trials, after one untimed fit."""
+    (x, y), validation = data.load("digits")
+    training = sa.Training(epochs=_EPOCHS.value, batch_size=64)
+    dnas = [pg.DNA([i % 3, (i // 3) % 2]) for i in range(n)]
+    hand_written_fit(dnas[0], x, y, validation, training)  # TensorFlow's own start-up.
+    wall, cpu = time.perf_counter(), time.process_time()
+    if kind == "search":
+        sa.search(space(), algorithm=Replay(dnas=dnas), max_trials=n, objective="val_accuracy",
+                  evaluator=sa.KerasEvaluator(x, y, validation_data=validation,
+                                              training=training), progress=False)
+    else:
+        for dna in dnas:
+            hand_written_fit(dna, x, y, validation, training)
+    print(json.dumps({"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}))
 
 
 if __name__ == "__main__":

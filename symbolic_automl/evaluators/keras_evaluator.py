@@ -212,7 +212,7 @@ class _GarbageSchedule:
     `budget` of the time between collections.
     """
 
-    def __init__(self, budget: float = 0.02):
+    def __init__(self, budget: float = 0.01):
         self.budget = budget
         self._frozen = False
         self._last_collect = None  # perf_counter() at the end of the last collection.
