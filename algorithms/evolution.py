@@ -121,7 +121,7 @@ def regularized_evolution(population_size: int = 50, tournament_size: int = 10,
     mutates the best of `tournament_size` random members of the last
     `population_size` completed trials, changing at least one decision. It never
     proposes a DNA twice, `recover` equals an uninterrupted run, and the search
-    loop builds no `pg.DNA` for it (about 0.5 ms per trial of loop overhead).
+    loop builds no `pg.DNA` for it (under 1 ms per trial of loop overhead, durable records).
     PyGlove's own implementation, with a seeded changing mutator and duplicate
     avoidance, is `pyglove_algorithms.regularized_evolution`.
 

@@ -2,8 +2,8 @@
 
 Each worker is a child process that evaluates one trial at a time and is
 replaced every `trials_per_worker` trials, so memory stays flat however many
-trials run (TensorFlow keeps a little memory per model it ever built, even
-after `keras.backend.clear_session()`). Each worker sees only the GPU(s)
+trials run (whatever an evaluator leaves behind per model, which
+`KerasEvaluator` no longer does). Each worker sees only the GPU(s)
 assigned to it (see `gpus.GPUPlan`). Intermediate reports and stop answers
 flow between the trials and the search; the search alone writes the store.
 

@@ -1,9 +1,12 @@
 """`WorkerProcess`: evaluations run one at a time in a recycled child process.
 
-TensorFlow keeps a little memory per model it has ever built, even after
-`keras.backend.clear_session()` (about 4 MiB per tiny model here). For long
-searches, `WorkerProcess` runs evaluations in a child process that is replaced
-every `trials_per_worker` trials, so memory stays flat however many trials run.
+`KerasEvaluator` lets go of what TensorFlow kept of each trial (its traced
+graphs, held by the registry of custom gradients: `evaluators.custom_gradients`),
+so an in-process search with it stays flat. Other evaluators may still leave
+memory behind per model (a custom training loop tracing `tf.custom_gradient`, a
+native library). For long searches with those, `WorkerProcess` runs
+evaluations in a child process that is replaced every `trials_per_worker`
+trials, so memory stays flat however many trials run.
 It is a `LocalPool` of one worker that leaves GPUs as this process sees them.
 
 Example::
