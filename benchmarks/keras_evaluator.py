@@ -33,6 +33,8 @@ from symbolic_automl import keras
 _TRIALS = flags.DEFINE_integer("trials", 100, "Trials per loop (memory).")
 _TIME_TRIALS = flags.DEFINE_integer("time_trials", 15, "Trials per timed block.")
 _TIME_BLOCKS = flags.DEFINE_integer("time_blocks", 4, "Timed blocks of each loop.")
+_TF_THREADS = flags.DEFINE_integer(
+    "tf_threads", 0, "TensorFlow threads in each timed block (0: its default, as users run it).")
 _BLOCK = flags.DEFINE_enum("block", None, ["search", "hand"],
                            "Internal: run one timed block in this process and print it.")
 _EPOCHS = flags.DEFINE_integer("epochs", 1, "Epochs per trial.")
@@ -119,7 +121,8 @@ def main(argv):
     rows.append(("hand-written model.fit", rss[10], rss[n], time.perf_counter() - start))
 
     print(f"Time: {_TIME_BLOCKS.value} blocks of {_TIME_TRIALS.value} trials of each (fresh "
-          f"processes, ABBA), a tiny MLP on digits, {_EPOCHS.value} epoch(s) each; load "
+          f"processes, ABBA, {_TF_THREADS.value or 'default'} TensorFlow thread(s)), a tiny MLP "
+          f"on digits, {_EPOCHS.value} epoch(s) each; load "
           f"average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"{'':<32}{'seconds':>10}{'CPU s':>8}{'wall ratio':>12}{'CPU ratio':>11}")
     (_, hand_wall, hand_cpu) = time_rows[-1]
@@ -152,7 +155,8 @@ def time_in_blocks(n_blocks, n_trials):
         for name in names:
             out = subprocess.run(
                 [sys.executable, os.path.abspath(__file__), f"--block={kinds[name]}",
-                 f"--time_trials={n_trials}", f"--epochs={_EPOCHS.value}"],
+                 f"--time_trials={n_trials}", f"--epochs={_EPOCHS.value}",
+                 f"--tf_threads={_TF_THREADS.value}"],
                 check=True, capture_output=True, text=True).stdout
             block = json.loads(out.strip().splitlines()[-1])
             totals[name][0] += block["wall"]
@@ -166,6 +170,11 @@ def time_in_blocks(n_blocks, n_trials):
 
 def run_block(kind, n):
     """One timed block in this process: n trials, after one untimed fit."""
+    if _TF_THREADS.value:
+        import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+        tf.config.threading.set_intra_op_parallelism_threads(_TF_THREADS.value)
+        tf.config.threading.set_inter_op_parallelism_threads(_TF_THREADS.value)
     (x, y), validation = data.load("digits")
     training = sa.Training(epochs=_EPOCHS.value, batch_size=64)
     dnas = [pg.DNA([i % 3, (i // 3) % 2]) for i in range(n)]
