@@ -83,6 +83,11 @@ _EMPTY = object()
 _DNA_TYPE = "pyglove.core.geno.base.DNA"
 
 
+def _dna_json(value: Any) -> str:
+    """The text `pg.to_json_str` writes for a DNA whose compact value is `value`."""
+    return json.dumps({"_type": _DNA_TYPE, "format": "compact", "value": value})
+
+
 class Genome:
     """Compiled view of a `pg.DNASpec`: sampling, DNA <-> assignment, validation.
 
@@ -218,15 +223,13 @@ class Genome:
             raise DNAMismatchError(
                 f"Assignment {assignment!r:.200} sets decisions {extra} that are not "
                 f"active (or not in the space); the active ones are {visited}")
-        return json.dumps({"_type": _DNA_TYPE, "format": "compact",
-                           "value": _tuples_to_json(nested)})
+        return _dna_json(_tuples_to_json(nested))
 
     def _flat_dna_json(self, assignment: Assignment) -> str:
         """`to_dna_json` of a flat genome: the same checks and text, without the tree walk."""
         values = [_checked(decision, _get(assignment, decision, None))
                   for decision in self.decisions]
-        return json.dumps({"_type": _DNA_TYPE, "format": "compact",
-                           "value": values[0] if len(values) == 1 else values})
+        return _dna_json(values[0] if len(values) == 1 else values)
 
     def assignment_from_dna_json(self, text: str) -> Assignment:
         """The assignment of a DNA stored with `to_dna_json` or `pg.to_json_str`."""

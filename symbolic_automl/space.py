@@ -127,7 +127,7 @@ class Space:
             return self._trace.apply(dna)
         fast = self._compiled_materializer()
         if fast is not None:
-            return fast(self._expanded_numbers(dna.to_numbers()))
+            return self._compiled_build(fast, dna=dna)
         if self._expand is None:
             return self._template.decode(dna)
         elements = [dna] if len(self.dna_spec.elements) == 1 else list(dna.children)
@@ -141,8 +141,7 @@ class Space:
         """
         fast = self._compiled_materializer()
         if fast is not None:
-            with _fitting(assignment):
-                return fast(self._expanded_numbers(self.genome.numbers(assignment)))
+            return self._compiled_build(fast, assignment=assignment)
         return self.materialize(self.genome.to_dna(assignment))
 
     def materialize_proposal(self, proposal) -> Any:
@@ -160,11 +159,22 @@ class Space:
         fast = self._compiled_materializer()
         if fast is None:
             return self.materialize_proposal(proposal), None
-        assignment = proposal.assignment
+        if proposal.assignment is None:
+            return self._compiled_build(fast.with_json, dna=self.check_dna(proposal.dna))
+        return self._compiled_build(fast.with_json, assignment=proposal.assignment)
+
+    def _compiled_build(self, build: Callable[[Sequence[Any]], Any], *,
+                        dna: Optional[pg.DNA] = None,
+                        assignment: Optional[Dict[str, Any]] = None) -> Any:
+        """`build` (the compiled materializer, or its `with_json`) on one number per place.
+
+        The numbers come from a checked `dna`, or else from an `assignment` of
+        `genome`: one that does not fit raises `DNAMismatchError`.
+        """
         if assignment is None:
-            return fast.with_json(self._expanded_numbers(self.check_dna(proposal.dna).to_numbers()))
+            return build(self._expanded_numbers(dna.to_numbers()))
         with _fitting(assignment):
-            return fast.with_json(self._expanded_numbers(self.genome.numbers(assignment)))
+            return build(self._expanded_numbers(self.genome.numbers(assignment)))
 
     def _expanded_numbers(self, numbers: Sequence[Any]) -> Sequence[Any]:
         # One number per decision -> one per place (a shared decision sets several).
