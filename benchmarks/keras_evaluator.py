@@ -11,6 +11,8 @@ hand-written loop of `model.fit` calls that never clears Keras state (the
 usual notebook pattern).
 
     python benchmarks/keras_evaluator.py --trials=200 --time_blocks=4 --time_trials=15
+    python benchmarks/keras_evaluator.py --pairs=40   # alternating trials in one process
+    python benchmarks/keras_evaluator.py --kernel_cache_pairs=40   # why KerasEvaluator keeps it
 Targets (DESIGN.md): RSS after 200 trials within 10% of after 10; the
 evaluator adds at most 5% to a hand-written fit.
 """
@@ -37,6 +39,12 @@ _TF_THREADS = flags.DEFINE_integer(
     "tf_threads", 0, "TensorFlow threads in each timed block (0: its default, as users run it).")
 _BLOCK = flags.DEFINE_enum("block", None, ["search", "hand"],
                            "Internal: run one timed block in this process and print it.")
+_PAIRS = flags.DEFINE_integer(
+    "pairs", 0, "Alone: pairs of alternating trials in one process, KerasEvaluator's and "
+    "hand-written ones.")
+_KERNEL_CACHE_PAIRS = flags.DEFINE_integer(
+    "kernel_cache_pairs", 0, "Alone: pairs of alternating trials in one process, with and "
+    "without emptying TensorFlow's kernel cache before each (what KerasEvaluator keeps).")
 _EPOCHS = flags.DEFINE_integer("epochs", 1, "Epochs per trial.")
 _WORKER_PROCESS = flags.DEFINE_bool("worker_process", True, "Also run the WorkerProcess row.")
 
@@ -85,6 +93,12 @@ def main(argv):
     del argv
     if _BLOCK.value:
         run_block(_BLOCK.value, _TIME_TRIALS.value)
+        return
+    if _PAIRS.value:
+        evaluator_pairs(_PAIRS.value)
+        return
+    if _KERNEL_CACHE_PAIRS.value:
+        kernel_cache_pairs(_KERNEL_CACHE_PAIRS.value)
         return
     time_rows = time_in_blocks(_TIME_BLOCKS.value, _TIME_TRIALS.value)
     (x, y), validation = data.load("digits")
@@ -166,6 +180,69 @@ def time_in_blocks(n_blocks, n_trials):
     ratios = sorted(o / h for o, h in zip(ours, hand))
     print(f"CPU ratio per pair of blocks: {', '.join(f'{r:.3f}' for r in ratios)}")
     return [(name, wall, cpu) for name, (wall, cpu) in totals.items()]
+
+
+def evaluator_pairs(n):
+    """CPU of a KerasEvaluator trial over a hand-written one, alternating in one process.
+
+    ABBA by trial, so that the machine's drift, which moves whole blocks by
+    10-20% here, falls on both alike. Ours includes everything it does per
+    trial (clearing Keras, garbage collections, releasing graphs, the report
+    callback); what a process does once (its first full collection) is in the
+    block figures instead.
+    """
+    import statistics  # pylint: disable=g-import-not-at-top
+
+    (x, y), validation = data.load("digits")
+    training = sa.Training(epochs=_EPOCHS.value, batch_size=64)
+    evaluator = sa.KerasEvaluator(x, y, validation_data=validation, training=training)
+    dnas = [pg.DNA([i % 3, (i // 3) % 2]) for i in range(2 * n + 2)]
+    for dna in dnas[:2]:  # TensorFlow's start-up, and our first collection.
+        evaluator(pg.materialize(space(), dna), None)
+    ours, hand = [], []
+    for i, dna in enumerate(dnas[2:]):
+        cpu = time.process_time()
+        if i % 4 in (1, 2):
+            evaluator(pg.materialize(space(), dna), None)
+            ours.append(time.process_time() - cpu)
+        else:
+            hand_written_fit(dna, x, y, validation, training)
+            hand.append(time.process_time() - cpu)
+    ratios = [o / h for o, h in zip(ours, hand)]
+    print(f"Paired trials: {n} pairs in one process; CPU per trial, median: KerasEvaluator "
+          f"{statistics.median(ours) * 1e3:.0f} ms, hand-written {statistics.median(hand) * 1e3:.0f}"
+          f" ms; ratio per pair: median {statistics.median(ratios):.3f}, "
+          f"mean {statistics.mean(ratios):.3f} (sum {sum(ours) / sum(hand):.3f})")
+
+
+def kernel_cache_pairs(n):
+    """CPU of a hand-written trial after emptying TensorFlow's kernel cache, over one without.
+
+    Trials alternate ABBA in one process, so that the machine's drift falls on
+    both alike; clearing the cache itself is not timed, only what it costs the
+    trial after it (making its kernels again).
+    """
+    import statistics  # pylint: disable=g-import-not-at-top
+    from tensorflow.python.eager import context  # pylint: disable=g-import-not-at-top
+
+    (x, y), validation = data.load("digits")
+    training = sa.Training(epochs=_EPOCHS.value, batch_size=64)
+    dnas = [pg.DNA([i % 3, (i // 3) % 2]) for i in range(2 * n + 2)]
+    for dna in dnas[:2]:
+        hand_written_fit(dna, x, y, validation, training)  # TensorFlow's own start-up.
+    emptied, kept = [], []
+    for i, dna in enumerate(dnas[2:]):
+        empty = i % 4 in (1, 2)
+        if empty:
+            context.context().clear_kernel_cache()
+        cpu = time.process_time()
+        hand_written_fit(dna, x, y, validation, training)
+        (emptied if empty else kept).append(time.process_time() - cpu)
+    ratios = [e / k for e, k in zip(emptied, kept)]
+    print(f"Kernel cache: {n} pairs of trials; CPU per trial, median: emptied "
+          f"{statistics.median(emptied) * 1e3:.0f} ms, kept {statistics.median(kept) * 1e3:.0f} "
+          f"ms; ratio per pair: median {statistics.median(ratios):.3f}, "
+          f"mean {statistics.mean(ratios):.3f}")
 
 
 def run_block(kind, n):

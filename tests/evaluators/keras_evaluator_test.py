@@ -226,6 +226,27 @@ def test_garbage_is_collected_at_most_a_budget_of_the_time_between_trials(monkey
     assert calls == [100.0, 113.0, 144.0]
 
 
+@pytest.mark.skipif(plain_keras.backend.backend() != "tensorflow",
+                    reason="TensorFlow's kernel cache")
+def test_keras_state_is_cleared_each_trial_the_kernel_cache_every_few(monkeypatch):
+    from tensorflow.python.eager import context  # pylint: disable=g-import-not-at-top
+    from symbolic_automl.evaluators import keras_evaluator  # pylint: disable=g-import-not-at-top
+
+    emptied = []
+    real = type(context.context()).clear_kernel_cache
+    monkeypatch.setattr(type(context.context()), "clear_kernel_cache",
+                        lambda self: emptied.append(len(names)) or real(self))
+    schedule = keras_evaluator._SessionSchedule(kernel_cache_trials=3)
+    names = []
+    for _ in range(7):
+        schedule.clear()
+        names.append(plain_keras.layers.Dense(1).name)
+        plain_keras.layers.Dense(1)  # Would make the next one `dense_2` without a clear.
+    assert names == ["dense"] * 7
+    assert emptied == [2, 5]  # Before the 3rd and the 6th trial.
+    assert "clear_kernel_cache" not in vars(context.context())  # The method is back.
+
+
 def _live_func_graphs() -> int:
     import gc  # pylint: disable=g-import-not-at-top
     from tensorflow.python.framework import func_graph  # pylint: disable=g-import-not-at-top
