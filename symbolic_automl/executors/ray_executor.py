@@ -11,7 +11,10 @@ process, which answers "stop" or "go on"; only the search process writes the
 store.
 
 Needs `pip install "symbolic_automl[ray]"`; on a cluster, symbolic_automl and
-the evaluator's module must be importable on every node.
+the evaluator's module must be importable on every node. A cluster begun with
+`ray start` has token authentication on (Ray 2.60): the search process needs
+its token (`RAY_AUTH_MODE=token` and `RAY_AUTH_TOKEN`, or `~/.ray/auth_token`),
+else connecting fails with `AuthenticationError` as the cause.
 
 Example::
 

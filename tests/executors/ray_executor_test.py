@@ -2,10 +2,15 @@
 reports reach early stopping through a search, and settings are checked.
 
 Runs on one local Ray per test session (`ray.init(num_cpus=2)`, see conftest);
-skipped when Ray is not installed.
+skipped when Ray is not installed. A slow test also searches on a cluster that
+`ray start` began apart from the search, reached by its address.
 """
 
 import json
+import os
+import shutil
+import signal
+import tempfile
 
 import pytest
 
@@ -91,3 +96,74 @@ def test_task_options_and_capacity_rules():
 def test_bad_settings_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):
         executors.Ray(**kwargs)
+
+
+_DRIVER = """
+import json, sys
+import executor_evaluators as evaluators
+from symbolic_automl import executors
+executor = executors.Ray(address=sys.argv[1], max_retries=1,
+                         resources_per_trial={"num_cpus": 1, "resources": {"apart": 0.5}})
+result = evaluators.search_curve(executor, sys.argv[2])
+print(json.dumps([[t.status, t.error, t.reward] for t in result.trials]))
+"""
+
+
+@pytest.mark.slow
+def test_search_on_a_ray_cluster_started_apart(tmp_path):
+    """A cluster that `ray start` began in other processes, reached by its address.
+
+    Its node alone has the custom resource the trials ask for, so they can only
+    run there, not in a local Ray of the driver's own. `ray start` turns on
+    token authentication (Ray 2.60): head and driver share the token.
+    """
+    pytest.importorskip("ray")
+    import secrets  # pylint: disable=g-import-not-at-top
+    import socket  # pylint: disable=g-import-not-at-top
+    import subprocess  # pylint: disable=g-import-not-at-top
+    import sys  # pylint: disable=g-import-not-at-top
+    import time  # pylint: disable=g-import-not-at-top
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        p for p in (os.path.dirname(os.path.abspath(evaluators.__file__)),
+                    os.environ.get("PYTHONPATH")) if p),
+        RAY_USAGE_STATS_ENABLED="0", RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=secrets.token_hex(32))
+    # Short: Ray's unix sockets live under it (at most 107 characters a path).
+    temp_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")
+    log = open(tmp_path / "head.log", "w")  # pylint: disable=consider-using-with
+    head = subprocess.Popen(
+        [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block",
+         f"--port={port}", "--num-cpus=2", '--resources={"apart": 1}',
+         "--include-dashboard=false", "--object-store-memory=100000000",
+         f"--temp-dir={temp_dir}"],
+        env=env, start_new_session=True, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 120
+        while True:  # Until the head's GCS listens.
+            assert head.poll() is None, (f"ray start exited with {head.returncode}:\n"
+                                         f"{(tmp_path / 'head.log').read_text()[-3000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert time.time() < deadline, "the Ray head did not start"
+                time.sleep(0.5)
+        driver = subprocess.run(
+            [sys.executable, "-c", _DRIVER, f"127.0.0.1:{port}", str(tmp_path / "run")],
+            env=env, capture_output=True, text=True, timeout=240)
+        assert driver.returncode == 0, driver.stderr[-3000:]
+        trials = json.loads([line for line in driver.stdout.splitlines()
+                             if line.startswith("[")][-1])
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(timeout=60)
+        log.close()
+        shutil.rmtree(temp_dir, ignore_errors=True)
+    assert [status for status, _, _ in trials] == [
+        "infeasible", "failed", "failed", "stopped", "stopped"]
+    assert trials[1][1].startswith("ValueError: broken trial")
+    assert "died 2 time(s), max_retries=1" in trials[2][1]  # Retried once on the cluster.
+    assert [reward for _, _, reward in trials[3:]] == [6, 8]  # Early stopping at step 2.
