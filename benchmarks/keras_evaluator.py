@@ -36,7 +36,8 @@ _TRIALS = flags.DEFINE_integer("trials", 100, "Trials per loop (memory).")
 _TIME_TRIALS = flags.DEFINE_integer("time_trials", 15, "Trials per timed block.")
 _TIME_BLOCKS = flags.DEFINE_integer("time_blocks", 4, "Timed blocks of each loop.")
 _TF_THREADS = flags.DEFINE_integer(
-    "tf_threads", 0, "TensorFlow threads in each timed block (0: its default, as users run it).")
+    "tf_threads", 0, "TensorFlow threads in each timed block or paired run (0: its default, "
+    "as users run it).")
 _BLOCK = flags.DEFINE_enum("block", None, ["search", "hand"],
                            "Internal: run one timed block in this process and print it.")
 _PAIRS = flags.DEFINE_integer(
@@ -94,11 +95,12 @@ def main(argv):
     if _BLOCK.value:
         run_block(_BLOCK.value, _TIME_TRIALS.value)
         return
-    if _PAIRS.value:
-        evaluator_pairs(_PAIRS.value)
-        return
-    if _KERNEL_CACHE_PAIRS.value:
-        kernel_cache_pairs(_KERNEL_CACHE_PAIRS.value)
+    if _PAIRS.value or _KERNEL_CACHE_PAIRS.value:
+        set_tf_threads()
+        if _PAIRS.value:
+            evaluator_pairs(_PAIRS.value)
+        else:
+            kernel_cache_pairs(_KERNEL_CACHE_PAIRS.value)
         return
     time_rows = time_in_blocks(_TIME_BLOCKS.value, _TIME_TRIALS.value)
     (x, y), validation = data.load("digits")
@@ -245,13 +247,17 @@ def kernel_cache_pairs(n):
           f"mean {statistics.mean(ratios):.3f}")
 
 
-def run_block(kind, n):
-    """One timed block in this process: n trials, after one untimed fit."""
+def set_tf_threads():
     if _TF_THREADS.value:
         import tensorflow as tf  # pylint: disable=g-import-not-at-top
 
         tf.config.threading.set_intra_op_parallelism_threads(_TF_THREADS.value)
         tf.config.threading.set_inter_op_parallelism_threads(_TF_THREADS.value)
+
+
+def run_block(kind, n):
+    """One timed block in this process: n trials, after one untimed fit."""
+    set_tf_threads()
     (x, y), validation = data.load("digits")
     training = sa.Training(epochs=_EPOCHS.value, batch_size=64)
     dnas = [pg.DNA([i % 3, (i // 3) % 2]) for i in range(n)]
