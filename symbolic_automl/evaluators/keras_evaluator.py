@@ -13,11 +13,12 @@ leave `y` out). Each trial starts from a cleared Keras session, so memory does
 not grow across trials.
 """
 
+import contextlib
 import gc
 import math
 import os
 import time
-from typing import Any, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from absl import logging
 import pyglove as pg
@@ -254,20 +255,26 @@ class _SessionSchedule:
         import keras  # pylint: disable=g-import-not-at-top
 
         self._trials += 1
-        context = None
-        if self._trials % self.kernel_cache_trials and keras.backend.backend() == "tensorflow":
-            from tensorflow.python.eager import context as eager  # pylint: disable=g-import-not-at-top
+        keep = self._trials % self.kernel_cache_trials and keras.backend.backend() == "tensorflow"
+        with _kernel_cache_kept() if keep else contextlib.nullcontext():
+            keras.backend.clear_session(free_memory=False)
 
-            context = eager.context()
-        if context is None:
-            keras.backend.clear_session(free_memory=False)
-            return
-        # Shadows the method `clear_session` calls, on this context object only.
-        context.clear_kernel_cache = _keep_kernel_cache
-        try:
-            keras.backend.clear_session(free_memory=False)
-        finally:
-            del context.clear_kernel_cache
+
+@contextlib.contextmanager
+def _kernel_cache_kept() -> Iterator[None]:
+    """Inside, TensorFlow's `clear_kernel_cache` does nothing (on its eager context only)."""
+    from tensorflow.python.eager import context as eager  # pylint: disable=g-import-not-at-top
+
+    context = eager.context()
+    try:
+        context.clear_kernel_cache = _keep_kernel_cache  # Shadows the method.
+    except AttributeError:  # A context that takes no attributes: the cache is emptied.
+        yield
+        return
+    try:
+        yield
+    finally:
+        del context.clear_kernel_cache
 
 
 def _keep_kernel_cache() -> None:

@@ -247,6 +247,27 @@ def test_keras_state_is_cleared_each_trial_the_kernel_cache_every_few(monkeypatc
     assert "clear_kernel_cache" not in vars(context.context())  # The method is back.
 
 
+@pytest.mark.skipif(plain_keras.backend.backend() != "tensorflow",
+                    reason="TensorFlow's kernel cache")
+def test_a_context_that_takes_no_attributes_has_its_kernel_cache_emptied(monkeypatch):
+    from tensorflow.python.eager import context  # pylint: disable=g-import-not-at-top
+    from symbolic_automl.evaluators import keras_evaluator  # pylint: disable=g-import-not-at-top
+
+    class SlottedContext:
+        __slots__ = ("emptied",)
+
+        def __init__(self):
+            self.emptied = 0
+
+        def clear_kernel_cache(self):
+            self.emptied += 1
+
+    slotted = SlottedContext()
+    monkeypatch.setattr(context, "context", lambda: slotted)
+    keras_evaluator._SessionSchedule(kernel_cache_trials=100).clear()
+    assert slotted.emptied == 1  # Cleared as Keras does, rather than failing the trial.
+
+
 def _live_func_graphs() -> int:
     import gc  # pylint: disable=g-import-not-at-top
     from tensorflow.python.framework import func_graph  # pylint: disable=g-import-not-at-top
