@@ -106,7 +106,7 @@ def main(argv):
     (x, y), validation = data.load("digits")
     n = _TRIALS.value
     training = sa.Training(epochs=_EPOCHS.value, batch_size=64)
-    dnas = [pg.DNA([i % 3, (i // 3) % 2]) for i in range(n)]
+    dnas = _dnas(n)
 
     # One fit before either loop: the process's first one pays TensorFlow's own
     # start-up (lazy imports, kernel registration), which belongs to neither loop.
@@ -187,64 +187,67 @@ def time_in_blocks(n_blocks, n_trials):
 def evaluator_pairs(n):
     """CPU of a KerasEvaluator trial over a hand-written one, alternating in one process.
 
-    ABBA by trial, so that the machine's drift, which moves whole blocks by
-    10-20% here, falls on both alike. Ours includes everything it does per
-    trial (clearing Keras, garbage collections, releasing graphs, the report
-    callback); what a process does once (its first full collection) is in the
-    block figures instead.
+    Ours includes everything it does per trial (clearing Keras, garbage
+    collections, releasing graphs, the report callback); what a process does
+    once (its first full collection) is in the block figures instead.
     """
-    import statistics  # pylint: disable=g-import-not-at-top
-
     (x, y), validation = data.load("digits")
     training = sa.Training(epochs=_EPOCHS.value, batch_size=64)
     evaluator = sa.KerasEvaluator(x, y, validation_data=validation, training=training)
-    dnas = [pg.DNA([i % 3, (i // 3) % 2]) for i in range(2 * n + 2)]
-    for dna in dnas[:2]:  # TensorFlow's start-up, and our first collection.
-        evaluator(pg.materialize(space(), dna), None)
-    ours, hand = [], []
-    for i, dna in enumerate(dnas[2:]):
-        cpu = time.process_time()
-        if i % 4 in (1, 2):
-            evaluator(pg.materialize(space(), dna), None)
-            ours.append(time.process_time() - cpu)
-        else:
-            hand_written_fit(dna, x, y, validation, training)
-            hand.append(time.process_time() - cpu)
-    ratios = [o / h for o, h in zip(ours, hand)]
-    print(f"Paired trials: {n} pairs in one process; CPU per trial, median: KerasEvaluator "
-          f"{statistics.median(ours) * 1e3:.0f} ms, hand-written {statistics.median(hand) * 1e3:.0f}"
-          f" ms; ratio per pair: median {statistics.median(ratios):.3f}, "
-          f"mean {statistics.mean(ratios):.3f} (sum {sum(ours) / sum(hand):.3f})")
+    ours = lambda dna: evaluator(pg.materialize(space(), dna), None)
+    hand = lambda dna: hand_written_fit(dna, x, y, validation, training)
+    for dna in _dnas(2):  # TensorFlow's start-up, and our first collection.
+        ours(dna)
+    print_pairs(f"Paired trials: {n} pairs in one process", ("KerasEvaluator", "hand-written"),
+                *alternating_cpu(n, ours, hand))
 
 
 def kernel_cache_pairs(n):
     """CPU of a hand-written trial after emptying TensorFlow's kernel cache, over one without.
 
-    Trials alternate ABBA in one process, so that the machine's drift falls on
-    both alike; clearing the cache itself is not timed, only what it costs the
-    trial after it (making its kernels again).
+    Clearing the cache itself is not timed, only what it costs the trial after
+    it (making its kernels again).
     """
-    import statistics  # pylint: disable=g-import-not-at-top
     from tensorflow.python.eager import context  # pylint: disable=g-import-not-at-top
 
     (x, y), validation = data.load("digits")
     training = sa.Training(epochs=_EPOCHS.value, batch_size=64)
-    dnas = [pg.DNA([i % 3, (i // 3) % 2]) for i in range(2 * n + 2)]
-    for dna in dnas[:2]:
-        hand_written_fit(dna, x, y, validation, training)  # TensorFlow's own start-up.
-    emptied, kept = [], []
-    for i, dna in enumerate(dnas[2:]):
-        empty = i % 4 in (1, 2)
-        if empty:
-            context.context().clear_kernel_cache()
+    hand = lambda dna: hand_written_fit(dna, x, y, validation, training)
+    for dna in _dnas(2):
+        hand(dna)  # TensorFlow's own start-up.
+    print_pairs(f"Kernel cache: {n} pairs of trials", ("emptied", "kept"),
+                *alternating_cpu(n, hand, hand, before_a=context.context().clear_kernel_cache))
+
+
+def alternating_cpu(n, run_a, run_b, before_a=lambda: None):
+    """CPU seconds of n trials of `run_a` and n of `run_b` (each given a DNA), in turns.
+
+    ABBA by trial, so that the machine's drift, which moves whole blocks by
+    10-20% here, falls on both alike; `before_a` runs untimed before each A.
+    """
+    a, b = [], []
+    for i, dna in enumerate(_dnas(2 * n)):
+        is_a = i % 4 in (1, 2)
+        if is_a:
+            before_a()
         cpu = time.process_time()
-        hand_written_fit(dna, x, y, validation, training)
-        (emptied if empty else kept).append(time.process_time() - cpu)
-    ratios = [e / k for e, k in zip(emptied, kept)]
-    print(f"Kernel cache: {n} pairs of trials; CPU per trial, median: emptied "
-          f"{statistics.median(emptied) * 1e3:.0f} ms, kept {statistics.median(kept) * 1e3:.0f} "
-          f"ms; ratio per pair: median {statistics.median(ratios):.3f}, "
-          f"mean {statistics.mean(ratios):.3f}")
+        (run_a if is_a else run_b)(dna)
+        (a if is_a else b).append(time.process_time() - cpu)
+    return a, b
+
+
+def print_pairs(title, names, a, b):
+    import statistics  # pylint: disable=g-import-not-at-top
+
+    ratios = [x / y for x, y in zip(a, b)]
+    print(f"{title}; CPU per trial, median: {names[0]} {statistics.median(a) * 1e3:.0f} ms, "
+          f"{names[1]} {statistics.median(b) * 1e3:.0f} ms; ratio per pair: median "
+          f"{statistics.median(ratios):.3f}, mean {statistics.mean(ratios):.3f} "
+          f"(sum {sum(a) / sum(b):.3f})")
+
+
+def _dnas(n):
+    return [pg.DNA([i % 3, (i // 3) % 2]) for i in range(n)]
 
 
 def set_tf_threads():
@@ -260,7 +263,7 @@ def run_block(kind, n):
     set_tf_threads()
     (x, y), validation = data.load("digits")
     training = sa.Training(epochs=_EPOCHS.value, batch_size=64)
-    dnas = [pg.DNA([i % 3, (i // 3) % 2]) for i in range(n)]
+    dnas = _dnas(n)
     hand_written_fit(dnas[0], x, y, validation, training)  # TensorFlow's own start-up.
     wall, cpu = time.perf_counter(), time.process_time()
     if kind == "search":
