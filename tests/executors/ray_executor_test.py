@@ -8,9 +8,14 @@ skipped when Ray is not installed. A slow test also searches on a cluster that
 
 import json
 import os
+import secrets
 import shutil
 import signal
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 
 import pytest
 
@@ -118,12 +123,6 @@ def test_search_on_a_ray_cluster_started_apart(tmp_path):
     token authentication (Ray 2.60): head and driver share the token.
     """
     pytest.importorskip("ray")
-    import secrets  # pylint: disable=g-import-not-at-top
-    import socket  # pylint: disable=g-import-not-at-top
-    import subprocess  # pylint: disable=g-import-not-at-top
-    import sys  # pylint: disable=g-import-not-at-top
-    import time  # pylint: disable=g-import-not-at-top
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
